@@ -1,0 +1,208 @@
+"""Time one training step (forward + backward) and peak memory of MedNeXt, ours beside MONAI's.
+
+Each configuration runs in a fresh subprocess so that peak memory (CUDA: max allocated;
+CPU: max resident set size of the process) belongs to that configuration alone. Prints a
+table, the ours/MONAI time ratio per configuration, and the device, versions and seed.
+
+    python benchmarks/bench_mednext.py --device cuda --variants S B L --kernels 3 5 \
+        --dtypes fp32 bf16 --patch 128 --batch 2 --markdown benchmarks/out/run.md
+    python benchmarks/bench_mednext.py --device cpu --variants S --kernels 3 --patch 64 --batch 1 --iters 2
+
+MONAI's S variant matches the official architecture; its B, M and L differ from the official
+ones (other expansion ratios in the down/up blocks), so compare those with that in mind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SEED = 0
+
+
+def _build(impl: str, variant: str, kernel: int, in_channels: int, num_classes: int, ds: bool, ckpt: str):
+    if impl == "ours":
+        from mednext import create_mednext
+
+        checkpointing = {"official": None, "on": True, "off": False}[ckpt]
+        return create_mednext(variant, in_channels, num_classes, kernel, deep_supervision=ds, checkpointing=checkpointing)
+    from monai.networks.nets.mednext import create_mednext as monai_create
+
+    return monai_create(variant, spatial_dims=3, in_channels=in_channels, out_channels=num_classes,
+                        kernel_size=kernel, deep_supervision=ds)
+
+
+def _child(cfg: dict) -> dict:
+    """Run one configuration; returns timings and memory (called in a subprocess)."""
+    import torch
+
+    torch.manual_seed(SEED)
+    device = torch.device(cfg["device"])
+    model = _build(cfg["impl"], cfg["variant"], cfg["kernel"], cfg["in_channels"], cfg["num_classes"],
+                   cfg["deep_supervision"], cfg["checkpointing"]).to(device).train()
+    memory_format = torch.channels_last_3d if cfg["channels_last"] else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
+    if cfg["compile"]:
+        model = torch.compile(model)
+    shape = (cfg["batch"], cfg["in_channels"], *(cfg["patch"],) * 3)
+    x = torch.randn(shape, device=device).to(memory_format=memory_format)
+    target = torch.randint(0, cfg["num_classes"], (cfg["batch"], *(cfg["patch"],) * 3), device=device)
+    autocast_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg["dtype"]]
+
+    def step():
+        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            out = model(x)
+            out = out[0] if isinstance(out, (list, tuple)) else out
+            loss = torch.nn.functional.cross_entropy(out.float(), target)
+        loss.backward()
+        model.zero_grad(set_to_none=True)
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    try:
+        for _ in range(cfg["warmup"]):
+            step()
+        sync()
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        times = []
+        for _ in range(cfg["iters"]):
+            start = time.perf_counter()
+            step()
+            sync()
+            times.append(time.perf_counter() - start)
+    except torch.OutOfMemoryError:
+        return {"status": "OOM"}
+    times.sort()
+    peak = (torch.cuda.max_memory_allocated() if device.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    return {"status": "ok", "median_ms": 1000 * times[len(times) // 2], "min_ms": 1000 * times[0],
+            "peak_gib": peak / 2**30, "params_m": sum(p.numel() for p in model.parameters()) / 1e6}
+
+
+def _environment(device: str) -> dict:
+    import torch
+
+    import monai
+
+    env = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "python": platform.python_version(),
+           "torch": torch.__version__, "monai": monai.__version__, "seed": SEED, "host": platform.node()}
+    if device == "cuda" and torch.cuda.is_available():
+        env["device"] = torch.cuda.get_device_name(0)
+        env["cuda"] = torch.version.cuda
+        env["cudnn"] = torch.backends.cudnn.version()
+    else:
+        env["device"] = f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    return env
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    p.add_argument("--variants", nargs="+", default=["S", "B", "L"])
+    p.add_argument("--kernels", nargs="+", type=int, default=[3, 5])
+    p.add_argument("--dtypes", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16", "fp16"])
+    p.add_argument("--impls", nargs="+", default=["ours", "monai"], choices=["ours", "monai"])
+    p.add_argument("--patch", type=int, default=128)
+    p.add_argument("--batch", type=int, default=2)
+    p.add_argument("--in-channels", type=int, default=1)
+    p.add_argument("--num-classes", type=int, default=14)
+    p.add_argument("--deep-supervision", action="store_true", help="build the DS heads (loss uses the full output)")
+    p.add_argument("--checkpointing", default="off", choices=["off", "on", "official"],
+                   help="ours only: gradient checkpointing (official = on for M and L); MONAI has none")
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--compile", action="store_true", help="torch.compile both models")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--iters", type=int, default=10)
+    p.add_argument("--json", help="also write the results as JSON here")
+    p.add_argument("--markdown", help="also write a Markdown table here")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        print(json.dumps(_child(json.loads(args.child))))
+        return 0
+
+    env = _environment(args.device)
+    print("  ".join(f"{k}={v}" for k, v in env.items()), flush=True)
+    rows = []
+    for variant in args.variants:
+        for kernel in args.kernels:
+            for dtype in args.dtypes:
+                for impl in args.impls:
+                    cfg = {"impl": impl, "variant": variant.upper(), "kernel": kernel, "dtype": dtype,
+                           "device": args.device, "patch": args.patch, "batch": args.batch,
+                           "in_channels": args.in_channels, "num_classes": args.num_classes,
+                           "deep_supervision": args.deep_supervision, "checkpointing": args.checkpointing,
+                           "channels_last": args.channels_last, "compile": args.compile,
+                           "warmup": args.warmup, "iters": args.iters}
+                    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(cfg)],
+                                          capture_output=True, text=True)
+                    if proc.returncode:
+                        result = {"status": "error: " + (proc.stderr.strip().splitlines() or ["?"])[-1]}
+                    else:
+                        result = json.loads(proc.stdout.strip().splitlines()[-1])
+                    rows.append({**cfg, **result})
+                    _print_row(rows[-1])
+    _print_ratios(rows)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"environment": env, "results": rows}, indent=2))
+    if args.markdown:
+        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.markdown).write_text(_markdown(env, rows, args))
+    return 0
+
+
+def _print_row(r: dict) -> None:
+    name = f"{r['impl']:<6} {r['variant']} k{r['kernel']} {r['dtype']:<5}"
+    if r["status"] != "ok":
+        print(f"{name}  {r['status']}", flush=True)
+    else:
+        print(f"{name}  {r['median_ms']:9.1f} ms/step (min {r['min_ms']:.1f})  peak {r['peak_gib']:6.2f} GiB"
+              f"  params {r['params_m']:.2f} M", flush=True)
+
+
+def _ratios(rows: list[dict]) -> list[tuple[str, float]]:
+    ours = {(r["variant"], r["kernel"], r["dtype"]): r for r in rows if r["impl"] == "ours" and r["status"] == "ok"}
+    out = []
+    for r in rows:
+        key = (r["variant"], r["kernel"], r["dtype"])
+        if r["impl"] == "monai" and r["status"] == "ok" and key in ours:
+            out.append((f"{key[0]} k{key[1]} {key[2]}", ours[key]["median_ms"] / r["median_ms"]))
+    return out
+
+
+def _print_ratios(rows: list[dict]) -> None:
+    for name, ratio in _ratios(rows):
+        print(f"time ratio ours/MONAI {name}: {ratio:.2f}")
+
+
+def _markdown(env: dict, rows: list[dict], args) -> str:
+    lines = [f"- {k}: {v}" for k, v in env.items()]
+    lines += [f"- patch {args.patch}^3, batch {args.batch}, {args.num_classes} classes, deep supervision "
+              f"{'on' if args.deep_supervision else 'off'}, checkpointing (ours) {args.checkpointing}, "
+              f"channels-last {args.channels_last}, compile {args.compile}, {args.iters} timed steps after "
+              f"{args.warmup} warm-up", "",
+              "| impl | variant | kernel | dtype | median ms/step | peak GiB | params (M) |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if r["status"] == "ok":
+            lines.append(f"| {r['impl']} | {r['variant']} | {r['kernel']} | {r['dtype']} | {r['median_ms']:.1f} | "
+                         f"{r['peak_gib']:.2f} | {r['params_m']:.2f} |")
+        else:
+            lines.append(f"| {r['impl']} | {r['variant']} | {r['kernel']} | {r['dtype']} | {r['status']} | | |")
+    lines += ["", "| config | time ours / MONAI |", "|---|---|"]
+    lines += [f"| {n} | {v:.2f} |" for n, v in _ratios(rows)]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,157 @@
+"""The MedNeXt encoder-decoder (Roy et al., MICCAI 2023, Fig. 1).
+
+::
+
+    stem 1x1x1 (in -> C)
+    enc0 [C] --down--> enc1 [2C] --down--> enc2 [4C] --down--> enc3 [8C] --down--> bottleneck [16C]
+      |                  |                   |                   |                     |
+      +------(add)--- dec0 [C] <--up-- dec1 [2C] <--up-- dec2 [4C] <--up-- dec3 [8C] <--up--+
+                         |                |                 |                 |        |
+                       head            ds 1/2            ds 1/4            ds 1/8   ds 1/16
+
+Skips are *added* to the upsampled features (not concatenated). Stage ``i`` of the
+nine-entry ``expansion`` / ``blocks`` lists runs enc0..enc3, bottleneck, dec3..dec0; a down
+block takes the expansion of the stage after it, an up block that of the decoder stage it feeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from mednext.blocks import MedNeXtBlock, MedNeXtDownBlock, MedNeXtUpBlock, OutputHead
+
+__all__ = ["MedNeXt", "NUM_STAGES", "DIVISOR"]
+
+NUM_STAGES = 9  # enc0..enc3, bottleneck, dec3..dec0
+DIVISOR = 16  # four stride-2 downsamplings
+
+
+def _stage(channels: int, expansion: int, num_blocks: int, kernel_size: int) -> nn.Sequential:
+    return nn.Sequential(*[MedNeXtBlock(channels, expansion, kernel_size) for _ in range(num_blocks)])
+
+
+class MedNeXt(nn.Module):
+    """Fully 3D ConvNeXt segmentation network.
+
+    Args:
+        in_channels: image channels (modalities).
+        num_classes: output channels (class logits, background included; no softmax).
+        channels: C, width of the first stage (32 in the paper); stage widths C, 2C, 4C, 8C, 16C.
+        expansion: expansion ratio R per stage, nine entries (enc0..enc3, bottleneck, dec3..dec0).
+        blocks: number of MedNeXt blocks per stage, nine entries, each >= 1.
+        kernel_size: k of every depthwise conv (odd; 3 and 5 in the paper).
+        deep_supervision: build the four extra heads (1/2 .. 1/16) and return all five outputs.
+            Can be switched off (and on again) after construction through the attribute of
+            the same name; switching it on needs the heads, i.e. ``deep_supervision=True`` here.
+        residual_resampling: residual 1x1x1 paths in the down and up blocks (the paper's
+            default); ``False`` is the ablation with plain resampling blocks.
+        checkpointing: gradient checkpointing per block while training (the official code
+            does this for M and L). Saves memory, costs one extra forward; results are identical.
+
+    Shapes:
+        input ``(N, in_channels, D, H, W)`` with D, H, W divisible by 16.
+        output ``(N, num_classes, D, H, W)``; with deep supervision a list of five tensors at
+        scales 1, 1/2, 1/4, 1/8, 1/16, in training and evaluation mode alike.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        channels: int = 32,
+        expansion: Sequence[int] = (2,) * NUM_STAGES,
+        blocks: Sequence[int] = (2,) * NUM_STAGES,
+        kernel_size: int = 3,
+        deep_supervision: bool = False,
+        residual_resampling: bool = True,
+        checkpointing: bool = False,
+    ) -> None:
+        super().__init__()
+        for name, value in (("in_channels", in_channels), ("num_classes", num_classes), ("channels", channels)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        expansion, blocks = tuple(expansion), tuple(blocks)
+        for name, value in (("expansion", expansion), ("blocks", blocks)):
+            if len(value) != NUM_STAGES or any(not isinstance(v, int) or v < 1 for v in value):
+                raise ValueError(
+                    f"{name} needs {NUM_STAGES} positive integers (enc0..enc3, bottleneck, dec3..dec0), got {value}"
+                )
+        self.in_channels = in_channels
+        self.num_classes = num_classes
+        self.kernel_size = kernel_size
+        self.residual_resampling = residual_resampling
+        self.checkpointing = checkpointing
+        widths = [channels * 2**level for level in range(5)]
+        k, res = kernel_size, residual_resampling
+
+        self.stem = nn.Conv3d(in_channels, channels, kernel_size=1)
+        self.encoder = nn.ModuleList(_stage(widths[i], expansion[i], blocks[i], k) for i in range(4))
+        self.down = nn.ModuleList(MedNeXtDownBlock(widths[i], expansion[i + 1], k, res) for i in range(4))
+        self.bottleneck = _stage(widths[4], expansion[4], blocks[4], k)
+        # up[level] brings level + 1 to level and feeds decoder[level] (stage index 8 - level).
+        self.up = nn.ModuleList(MedNeXtUpBlock(widths[lv + 1], expansion[8 - lv], k, res) for lv in range(4))
+        self.decoder = nn.ModuleList(_stage(widths[lv], expansion[8 - lv], blocks[8 - lv], k) for lv in range(4))
+        self.head = OutputHead(widths[0], num_classes)
+        # ds_heads[i] reads level i + 1: scales 1/2, 1/4, 1/8 and the bottleneck's 1/16.
+        self.ds_heads = (
+            nn.ModuleList(OutputHead(widths[lv], num_classes) for lv in range(1, 5)) if deep_supervision else None
+        )
+        self._deep_supervision = deep_supervision
+
+    @property
+    def deep_supervision(self) -> bool:
+        """Whether ``forward`` returns the five deep-supervision outputs."""
+        return self._deep_supervision
+
+    @deep_supervision.setter
+    def deep_supervision(self, enabled: bool) -> None:
+        if enabled and self.ds_heads is None:
+            raise ValueError("this MedNeXt has no deep-supervision heads; build it with deep_supervision=True")
+        self._deep_supervision = bool(enabled)
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.ndim != 5:
+            raise ValueError(f"MedNeXt expects a 5D input (N, C, D, H, W), got shape {tuple(x.shape)}")
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"MedNeXt was built for {self.in_channels} input channels, got {x.shape[1]}")
+        spatial = tuple(int(s) for s in x.shape[2:])
+        if any(s % DIVISOR for s in spatial):
+            raise ValueError(
+                f"MedNeXt downsamples four times: every spatial size must be divisible by {DIVISOR}, got {spatial}. "
+                f"Pad or crop the input (with nnU-Net: choose a patch size divisible by {DIVISOR})."
+            )
+        if all(s == DIVISOR for s in spatial):
+            raise ValueError(
+                f"input {spatial} is too small: the 1/{DIVISOR} bottleneck would hold a single voxel, where "
+                f"GroupNorm (one group per channel) is undefined; use at least {2 * DIVISOR} voxels along one axis"
+            )
+
+    def _run(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Apply a block or a stage, checkpointing each block when asked to and useful."""
+        if not (self.checkpointing and self.training and torch.is_grad_enabled()):
+            return module(x)
+        for block in module if isinstance(module, nn.Sequential) else (module,):
+            x = checkpoint(block, x, use_reentrant=False)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+        self._check_input(x)
+        x = self.stem(x)
+        skips = []
+        for stage, down in zip(self.encoder, self.down):
+            x = self._run(stage, x)
+            skips.append(x)
+            x = self._run(down, x)
+        features = [self._run(self.bottleneck, x)]  # deepest first
+        for level in reversed(range(4)):
+            x = skips[level] + self._run(self.up[level], features[-1])
+            features.append(self._run(self.decoder[level], x))
+        logits = self.head(features[-1])
+        if not self._deep_supervision:
+            return logits
+        # features[-1 - level] is the decoder output at level `level` (level 4 = bottleneck).
+        return [logits] + [head(features[-1 - level]) for level, head in enumerate(self.ds_heads, start=1)]
