@@ -6,7 +6,7 @@ import torch
 # Two cores: keep intra-op threads from oversubscribing; nnU-Net workers stay low too.
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 os.environ.setdefault("nnUNet_def_n_proc", "1")
-os.environ.setdefault("nnUNet_n_proc_DA", "0")
+os.environ.setdefault("nnUNet_n_proc_DA", "1")
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,1 @@
+"""Datasets: the synthetic phantom, and (separately) the real datasets' download and conversion."""

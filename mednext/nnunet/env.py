@@ -1,0 +1,37 @@
+"""Print the environment line that lets nnU-Net find this project's trainers.
+
+    eval "$(mednext-nnunet-env)"      # sets nnUNet_extTrainer for nnUNetv2_train / nnUNetv2_predict
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+
+__all__ = ["trainer_folders", "ext_trainer_value", "main"]
+
+
+def trainer_folders() -> list[str]:
+    """The folders holding the trainer modules: MedNeXt's and the baselines'."""
+    import baselines
+
+    import mednext.nnunet.trainers as mednext_trainers
+
+    return [str(Path(p).resolve()) for p in (*mednext_trainers.__path__, *baselines.__path__)]
+
+
+def ext_trainer_value(existing: str | None = None) -> str:
+    """``nnUNet_extTrainer`` with our folders first, keeping any the user already has."""
+    folders = trainer_folders()
+    extra = [p for p in (existing or "").split(os.pathsep) if p and p not in folders]
+    return os.pathsep.join(folders + extra)
+
+
+def main() -> int:
+    print(f"export nnUNet_extTrainer={shlex.quote(ext_trainer_value(os.environ.get('nnUNet_extTrainer')))}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

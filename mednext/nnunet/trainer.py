@@ -1,0 +1,136 @@
+"""What MedNeXt changes in nnU-Net's trainer, and how a run starts from another run's checkpoint.
+
+* :class:`nnUNetTrainerMedNeXt`: the network (``mednext.create_mednext``), AdamW (lr 1e-3,
+  weight decay 3e-5, eps 1e-4) with nnU-Net's poly decay (exponent 0.9), and deep supervision
+  on all five outputs with weights 1, 1/2, 1/4, 1/8, 1/16 normalised to sum 1 (the official
+  MedNeXt recipe). nnU-Net itself provides the rest: Dice+CE, grad-norm clip 12, AMP on GPU,
+  ``torch.compile`` on GPU unless ``nnUNet_compile=f``, augmentation, sliding-window inference.
+* :class:`InitFromK3`: start training from the ``checkpoint_final.pth`` of the k3 trainer of
+  the same variant, dataset, plans, configuration and fold, through :func:`mednext.upkern`
+  (UpKern when the kernel grows; an exact copy for the "trained twice" control).
+
+The named trainers (``nnUNetTrainerMedNeXt_B_k5_UpKern`` ...) are one-line subclasses in
+``mednext/nnunet/trainers/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from os.path import isfile, join
+
+import numpy as np
+import torch
+from nnunetv2.paths import nnUNet_results
+from nnunetv2.training.loss.deep_supervision import DeepSupervisionWrapper
+from nnunetv2.training.lr_scheduler.polylr import PolyLRScheduler
+from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager, PlansManager
+from torch import nn
+
+from mednext.nnunet.budget import BudgetedTrainer
+from mednext.nnunet.plans import check_patch_size
+from mednext.scaling import create_mednext
+from mednext.upkern import upkern
+
+__all__ = ["nnUNetTrainerMedNeXt", "InitFromK3", "DEEP_SUPERVISION_WEIGHTS", "unwrap", "adamw_poly"]
+
+# scales 1, 1/2, 1/4, 1/8, 1/16
+DEEP_SUPERVISION_WEIGHTS = tuple(float(w) for w in np.array([1 / 2**i for i in range(5)]) / sum(1 / 2**i for i in range(5)))
+
+
+def unwrap(network: nn.Module) -> nn.Module:
+    """The plain module inside DDP and/or torch.compile wrappers."""
+    network = getattr(network, "module", network)  # DDP
+    return getattr(network, "_orig_mod", network)  # torch.compile
+
+
+def adamw_poly(trainer):
+    """AdamW (eps 1e-4, stable under fp16) with nnU-Net's poly decay: the paper's optimiser for every model."""
+    optimizer = torch.optim.AdamW(trainer.network.parameters(), lr=trainer.initial_lr,
+                                  weight_decay=trainer.weight_decay, eps=1e-4)
+    return optimizer, PolyLRScheduler(optimizer, trainer.initial_lr, trainer.num_epochs)
+
+
+class nnUNetTrainerMedNeXt(BudgetedTrainer):
+    """MedNeXt in nnU-Net v2. Subclasses set ``variant`` and ``kernel_size`` (and ablation switches)."""
+
+    variant: str = "S"
+    kernel_size: int = 3
+    residual_resampling: bool = True
+
+    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
+                 device: torch.device = torch.device("cuda")):
+        super().__init__(plans, configuration, fold, dataset_json, device)
+        self.initial_lr = 1e-3
+        self.weight_decay = 3e-5
+
+    @classmethod
+    def build_network_architecture(cls, plans_manager: PlansManager, configuration_manager: ConfigurationManager,
+                                   num_input_channels: int, num_output_channels: int,
+                                   enable_deep_supervision: bool = True) -> nn.Module:
+        check_patch_size(configuration_manager.patch_size, f" (plans {plans_manager.plans_name!r})")
+        # The heads always exist so that one checkpoint serves training and inference alike.
+        network = create_mednext(cls.variant, num_input_channels, num_output_channels, cls.kernel_size,
+                                 deep_supervision=True, residual_resampling=cls.residual_resampling)
+        network.deep_supervision = enable_deep_supervision
+        return network
+
+    def set_deep_supervision_enabled(self, enabled: bool):
+        unwrap(self.network).deep_supervision = enabled
+
+    def _get_deep_supervision_scales(self):
+        if not self.enable_deep_supervision:
+            return None
+        return [[1 / 2**i] * 3 for i in range(len(DEEP_SUPERVISION_WEIGHTS))]
+
+    def _build_loss(self):
+        # nnU-Net's Dice+CE exactly as configured by the parent, wrapped with MedNeXt's five weights
+        # (nnU-Net's own wrapper drops the lowest output; MedNeXt supervises all five).
+        enabled, self.enable_deep_supervision = self.enable_deep_supervision, False
+        try:
+            loss = super()._build_loss()
+        finally:
+            self.enable_deep_supervision = enabled
+        return DeepSupervisionWrapper(loss, DEEP_SUPERVISION_WEIGHTS) if enabled else loss
+
+    def configure_optimizers(self):
+        return adamw_poly(self)
+
+
+class InitFromK3:
+    """Mixin: before the first epoch, load the k3 run of the same fold through :func:`mednext.upkern`.
+
+    Resumed runs (``--c``) continue from their own checkpoint instead.
+    """
+
+    source_kernel_size: int = 3
+
+    @classmethod
+    def source_trainer_name(cls) -> str:
+        return f"nnUNetTrainerMedNeXt_{cls.variant}_k{cls.source_kernel_size}"
+
+    def source_checkpoint(self) -> str:
+        folder = f"{self.source_trainer_name()}__{self.plans_manager.plans_name}__{self.configuration_name}"
+        return join(nnUNet_results, self.plans_manager.dataset_name, folder, f"fold_{self.fold}", "checkpoint_final.pth")
+
+    def initialise_from_source(self) -> None:
+        path = self.source_checkpoint()
+        if not isfile(path):
+            raise FileNotFoundError(
+                f"{self.__class__.__name__} starts from the trained {self.source_trainer_name()} of the same fold, "
+                f"but {path} does not exist. Train it first:\n  nnUNetv2_train {self.plans_manager.dataset_name} "
+                f"{self.configuration_name} {self.fold} -tr {self.source_trainer_name()} -p {self.plans_manager.plans_name}"
+            )
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        report = upkern(checkpoint["network_weights"], unwrap(self.network))
+        with open(path, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        self.initialised_from = {"checkpoint": path, "sha256": digest, "trainer": self.source_trainer_name(),
+                                 "interpolated": len(report.interpolated), "copied": len(report.copied)}
+        self.print_to_log_file(f"Initialised from {path}: {report}")
+
+    def on_train_start(self):
+        if self.current_epoch == 0:
+            if not self.was_initialized:
+                self.initialize()
+            self.initialise_from_source()
+        super().on_train_start()

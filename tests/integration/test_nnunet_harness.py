@@ -1,0 +1,245 @@
+"""Every trainer through the real nnU-Net v2 CLIs on a tiny phantom dataset (CPU, 32^3 patches).
+
+Builds its own nnU-Net raw dataset, runs nnUNetv2_plan_and_preprocess, mednext-plan, then
+nnUNetv2_train for every trainer (one epoch of one iteration) and nnUNetv2_predict for a
+MedNeXt and a baseline trainer.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mednext import VARIANTS
+from mednext.nnunet.trainer import DEEP_SUPERVISION_WEIGHTS, unwrap
+
+from .nnunet_env import DATASET, DATASET_ID, PLANS, SMALL, SMALL_SWIN, NnUNetWorld
+
+pytestmark = pytest.mark.slow
+
+MEDNEXT = [f"nnUNetTrainerMedNeXt_{v}_k{k}" for v in "SBML" for k in (3, 5)]
+UPKERN = [f"nnUNetTrainerMedNeXt_{v}_k5_UpKern" for v in "SBML"]
+ABLATIONS = ["nnUNetTrainerMedNeXt_B_k3_NoResResample", "nnUNetTrainerMedNeXt_B_k3_Twice"]
+BASELINES = ["nnUNetTrainerUNETR", "nnUNetTrainerSwinUNETR"]
+# (trainer, the trainer whose checkpoint it starts from)
+DEPENDS = {**{t: t.replace("_k5_UpKern", "_k3") for t in UPKERN},
+           "nnUNetTrainerMedNeXt_B_k3_Twice": "nnUNetTrainerMedNeXt_B_k3"}
+ALL_TRAINERS = MEDNEXT + UPKERN + ABLATIONS + BASELINES
+CONFIG = {t: SMALL_SWIN if t == "nnUNetTrainerSwinUNETR" else SMALL for t in ALL_TRAINERS}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> NnUNetWorld:
+    w = NnUNetWorld(tmp_path_factory.mktemp("nnunet"))
+    w.build()
+    return w
+
+
+@pytest.fixture(scope="module")
+def trained(world) -> NnUNetWorld:
+    """Train every trainer, two at a time; UpKern and Twice wait for their k3 run."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {}
+        independent = [t for t in ALL_TRAINERS if t not in DEPENDS]
+        for trainer in independent:
+            futures[trainer] = pool.submit(world.train, trainer, CONFIG[trainer])
+        futures["nnUNetTrainerBudget"] = pool.submit(world.train, "nnUNetTrainerBudget", "3d_fullres", "nnUNetPlans")
+
+        def after(dep, trainer):
+            futures[dep].result()
+            return world.train(trainer)
+
+        for trainer, dep in DEPENDS.items():
+            futures[trainer] = pool.submit(after, dep, trainer)
+        for f in futures.values():
+            f.result()
+    return world
+
+
+def test_mednext_plans(world):
+    plans = world.plans_json()
+    full = plans["configurations"]["3d_fullres"]
+    assert full["spacing"] == [1.0, 1.0, 1.0]
+    assert full["patch_size"] == [128, 128, 128] and full["batch_size"] == 2
+    assert plans["configurations"][SMALL] == {"inherits_from": "3d_fullres", "patch_size": [32, 32, 32]}
+    assert set(plans["configurations"]) == {"3d_fullres", SMALL, SMALL_SWIN}
+    assert plans["experiment_planner_used"] == "MedNeXtPlanner"
+    # preprocessed at 1 mm: the phantom's 1.5 mm axis got more voxels
+    assert (world.preprocessed / DATASET / full["data_identifier"]).is_dir()
+
+
+@pytest.mark.parametrize("trainer", ALL_TRAINERS)
+def test_every_trainer_trains_through_the_cli(trained, trainer):
+    fold = trained.fold_dir(trainer, CONFIG[trainer])
+    assert (fold / "checkpoint_final.pth").is_file()
+    assert (fold / "validation" / "summary.json").is_file()  # nnU-Net's own out-of-fold validation ran
+    record = json.loads((fold / "run_record.json").read_text())
+    assert record["trainer"] == trainer
+    assert record["budget"]["num_epochs"] == 1 and record["budget"]["iterations_per_epoch"] == 1
+    assert record["epochs_completed"] == 1
+    edge = 64 if CONFIG[trainer] == SMALL_SWIN else 32
+    assert record["patch_size"] == [edge] * 3 and record["batch_size"] == 2
+    assert record["training_seconds"] > 0
+    is_mednext = trainer.startswith("nnUNetTrainerMedNeXt")
+    assert record["initial_lr"] == (1e-3 if is_mednext else 1e-4)
+    assert record["deep_supervision"] is is_mednext
+    if trainer in DEPENDS:
+        source = record["initialised_from"]
+        assert source["trainer"] == DEPENDS[trainer]
+        assert source["checkpoint"] == str(trained.fold_dir(DEPENDS[trainer]) / "checkpoint_final.pth")
+        variant = trainer.split("_")[1]
+        depthwise = sum(VARIANTS[variant].blocks) + 8  # every block + 4 down + 4 up blocks
+        assert source["interpolated"] == (0 if trainer.endswith("_Twice") else depthwise)
+    else:
+        assert record["initialised_from"] is None
+
+
+def test_nnunet_default_trainer_on_default_plans(trained):
+    fold = trained.fold_dir("nnUNetTrainerBudget", "3d_fullres", "nnUNetPlans")
+    assert (fold / "checkpoint_final.pth").is_file()
+    record = json.loads((fold / "run_record.json").read_text())
+    assert record["initial_lr"] == 1e-2 and record["plans"] == "nnUNetPlans"
+
+
+@pytest.mark.parametrize("trainer", ["nnUNetTrainerMedNeXt_S_k3", "nnUNetTrainerUNETR"])
+def test_predict_through_the_cli(trained, trainer, tmp_path):
+    inp, out = tmp_path / "in", tmp_path / "out"
+    inp.mkdir()
+    src = trained.raw / DATASET / "imagesTr" / "phantom_003_0000.nii.gz"
+    shutil.copy(src, inp / src.name)
+    trained.run(["nnUNetv2_predict", "-i", str(inp), "-o", str(out), "-d", str(DATASET_ID), "-c", SMALL, "-f", "0",
+                 "-tr", trainer, "-p", PLANS, "-device", "cpu", "--disable_tta", "-npp", "1", "-nps", "1"],
+                f"predict_{trainer}")
+    pred = nib.load(out / "phantom_003.nii.gz")
+    image = nib.load(src)
+    assert pred.shape == image.shape
+    np.testing.assert_allclose(pred.header.get_zooms(), image.header.get_zooms(), rtol=1e-5)
+    assert set(np.unique(np.asarray(pred.dataobj))) <= {0, 1, 2, 3, 4}
+
+
+def _trainer_instance(world, monkeypatch, trainer_cls, results_dir, configuration=SMALL):
+    for k, v in world.env(nnUNet_results=str(results_dir)).items():
+        if k.startswith("nnUNet") or k.startswith("MEDNEXT"):
+            monkeypatch.setenv(k, v)
+    plans = world.plans_json()
+    plans["continue_training"] = False
+    dataset_json = json.loads((world.preprocessed / DATASET / "dataset.json").read_text())
+    trainer = trainer_cls(plans, configuration, 0, dataset_json, torch.device("cpu"))
+    trainer.initialize()
+    return trainer
+
+
+def _copy_checkpoint(world, trainer_name, results_dir):
+    src = world.fold_dir(trainer_name) / "checkpoint_final.pth"
+    dst = results_dir / src.relative_to(world.results)
+    dst.parent.mkdir(parents=True)
+    shutil.copy(src, dst)
+    return torch.load(dst, map_location="cpu", weights_only=False)["network_weights"]
+
+
+def test_upkern_trainer_starts_from_interpolated_k3(trained, monkeypatch, tmp_path):
+    from mednext.nnunet.trainers.mednext_trainers import nnUNetTrainerMedNeXt_S_k5_UpKern
+
+    source = _copy_checkpoint(trained, "nnUNetTrainerMedNeXt_S_k3", tmp_path)
+    trainer = _trainer_instance(trained, monkeypatch, nnUNetTrainerMedNeXt_S_k5_UpKern, tmp_path)
+    trainer.initialise_from_source()
+    state = unwrap(trainer.network).state_dict()
+    assert set(state) == set(source)
+    interpolated = 0
+    for key, value in state.items():
+        if source[key].shape != value.shape:
+            expected = F.interpolate(source[key], size=value.shape[2:], mode="trilinear", align_corners=False)
+            torch.testing.assert_close(value, expected, rtol=0, atol=0)
+            interpolated += 1
+        else:
+            assert torch.equal(value, source[key]), key
+    assert interpolated == 26
+
+
+def test_twice_trainer_starts_from_exact_k3(trained, monkeypatch, tmp_path):
+    from mednext.nnunet.trainers.mednext_trainers import nnUNetTrainerMedNeXt_B_k3_Twice
+
+    source = _copy_checkpoint(trained, "nnUNetTrainerMedNeXt_B_k3", tmp_path)
+    trainer = _trainer_instance(trained, monkeypatch, nnUNetTrainerMedNeXt_B_k3_Twice, tmp_path)
+    trainer.initialise_from_source()
+    state = unwrap(trainer.network).state_dict()
+    assert set(state) == set(source)
+    for key in state:
+        assert torch.equal(state[key], source[key]), key
+
+
+def test_recipe_optimizer_loss_and_deep_supervision(world, monkeypatch, tmp_path):
+    from baselines.monai_trainers import nnUNetTrainerSwinUNETR
+    from mednext.nnunet.trainers.mednext_trainers import nnUNetTrainerMedNeXt_S_k3
+
+    trainer = _trainer_instance(world, monkeypatch, nnUNetTrainerMedNeXt_S_k3, tmp_path)
+    opt = trainer.optimizer
+    assert isinstance(opt, torch.optim.AdamW)
+    group = opt.param_groups[0]
+    assert (group["lr"], group["weight_decay"], group["eps"]) == (1e-3, 3e-5, 1e-4)
+    assert trainer.lr_scheduler.exponent == 0.9
+    np.testing.assert_allclose(trainer.loss.weight_factors, np.array([16, 8, 4, 2, 1]) / 31)
+    assert trainer.loss.weight_factors == DEEP_SUPERVISION_WEIGHTS
+    out = trainer.network(torch.zeros(1, 1, 32, 32, 32))
+    assert [o.shape[2] for o in out] == [32, 16, 8, 4, 2]
+    assert trainer._get_deep_supervision_scales() == [[1.0] * 3, [0.5] * 3, [0.25] * 3, [0.125] * 3, [0.0625] * 3]
+    trainer.set_deep_supervision_enabled(False)
+    assert isinstance(trainer.network(torch.zeros(1, 1, 32, 32, 32)), torch.Tensor)
+
+    swin = _trainer_instance(world, monkeypatch, nnUNetTrainerSwinUNETR, tmp_path, SMALL_SWIN)
+    assert not swin.enable_deep_supervision
+    assert swin.optimizer.param_groups[0]["lr"] == 1e-4 and isinstance(swin.optimizer, torch.optim.AdamW)
+
+
+def test_trainer_name_typo_is_a_clear_error(world):
+    proc = world.train("nnUNetTrainerMedNeXt_S_k7", check=False)
+    assert proc.returncode != 0
+    assert "Could not find requested nnunet trainer nnUNetTrainerMedNeXt_S_k7" in proc.stdout + proc.stderr
+
+
+def test_missing_upkern_source_is_a_clear_error(world, tmp_path):
+    proc = world.run(["nnUNetv2_train", str(DATASET_ID), SMALL, "1", "-tr", "nnUNetTrainerMedNeXt_B_k5_UpKern", "-p",
+                      PLANS, "-device", "cpu"], "missing_source", check=False, nnUNet_results=str(tmp_path))
+    text = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    expected = tmp_path / DATASET / f"nnUNetTrainerMedNeXt_B_k3__{PLANS}__{SMALL}" / "fold_1" / "checkpoint_final.pth"
+    assert f"{expected} does not exist" in text
+    assert f"nnUNetv2_train {DATASET} {SMALL} 1 -tr nnUNetTrainerMedNeXt_B_k3 -p {PLANS}" in text
+
+
+def test_patch_not_divisible_by_16_is_a_clear_error(world):
+    from mednext.nnunet.plans import MedNeXtPlanner
+
+    with pytest.raises(ValueError, match="multiple of 16"):
+        MedNeXtPlanner(DATASET_ID, patch_size=(128, 128, 120))
+    # a configuration edited by hand with a bad patch is refused by the trainer, naming the patch
+    plans_file = world.preprocessed / DATASET / f"{PLANS}.json"
+    plans = json.loads(plans_file.read_text())
+    plans["configurations"]["3d_fullres_p24"] = {"inherits_from": "3d_fullres", "patch_size": [24, 24, 24]}
+    plans_file.write_text(json.dumps(plans, indent=2))
+    try:
+        proc = world.train("nnUNetTrainerMedNeXt_S_k3", configuration="3d_fullres_p24", check=False)
+    finally:
+        del plans["configurations"]["3d_fullres_p24"]
+        plans_file.write_text(json.dumps(plans, indent=2))
+    assert proc.returncode != 0
+    assert "patch size [24, 24, 24]" in proc.stderr and "multiple of 16" in proc.stderr
+
+
+def test_swinunetr_refuses_a_patch_too_small(world):
+    from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
+
+    from baselines.monai_trainers import nnUNetTrainerSwinUNETR
+
+    pm = PlansManager(world.plans_json())
+    with pytest.raises(ValueError, match=r"multiples of 32.*\[32, 32, 32\]"):
+        nnUNetTrainerSwinUNETR.build_network_architecture(pm, pm.get_configuration(SMALL), 1, 5)
+    net = nnUNetTrainerSwinUNETR.build_network_architecture(pm, pm.get_configuration(SMALL_SWIN), 1, 5)
+    assert sum(p.numel() for p in net.parameters()) > 1e6
