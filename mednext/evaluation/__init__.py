@@ -1,0 +1,1 @@
+"""Evaluation: per-case metrics (Dice, NSD), label groups per dataset, statistics, tables."""

@@ -1,0 +1,114 @@
+"""Per-case, per-class Dice and normalized surface Dice (NSD) at the image's own spacing.
+
+NSD is DeepMind's reference implementation (PyPI ``surface-distance``:
+``compute_surface_distances`` + ``compute_surface_dice_at_tolerance``), called as is. Empty
+masks follow Metrics Reloaded (Maier-Hein et al., Nat. Methods 2024): reference and prediction
+both empty -> undefined (NaN, excluded from means and counted); exactly one of them empty ->
+Dice 0 and NSD 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import surface_distance
+
+__all__ = ["dice", "nsd", "CaseMetric", "evaluate_masks", "evaluate_case", "load_label_map", "EvaluationError"]
+
+
+class EvaluationError(ValueError):
+    """A prediction or reference that cannot be evaluated; the message names the file."""
+
+
+def _empty_rule(pred: np.ndarray, ref: np.ndarray) -> float | None:
+    """Metrics Reloaded: NaN if both are empty, 0 if exactly one is, None if neither is."""
+    has_pred, has_ref = bool(pred.any()), bool(ref.any())
+    if not has_pred and not has_ref:
+        return math.nan
+    if has_pred != has_ref:
+        return 0.0
+    return None
+
+
+def dice(pred: np.ndarray, ref: np.ndarray) -> float:
+    """Dice of two boolean masks (NaN when both are empty)."""
+    pred, ref = np.asarray(pred, bool), np.asarray(ref, bool)
+    special = _empty_rule(pred, ref)
+    if special is not None:
+        return special
+    return float(2.0 * np.logical_and(pred, ref).sum() / (pred.sum() + ref.sum()))
+
+
+def nsd(pred: np.ndarray, ref: np.ndarray, spacing_mm: Sequence[float], tolerance_mm: float) -> float:
+    """Normalized surface Dice at ``tolerance_mm`` (DeepMind's implementation; NaN when both are empty)."""
+    pred, ref = np.asarray(pred, bool), np.asarray(ref, bool)
+    special = _empty_rule(pred, ref)
+    if special is not None:
+        return special
+    distances = surface_distance.compute_surface_distances(ref, pred, tuple(float(s) for s in spacing_mm))
+    return float(surface_distance.compute_surface_dice_at_tolerance(distances, float(tolerance_mm)))
+
+
+@dataclass(frozen=True)
+class CaseMetric:
+    """One row of the tidy per-case table."""
+
+    case: str
+    region: str
+    dice: float
+    nsd: float
+    reference_voxels: int
+    predicted_voxels: int
+
+
+def evaluate_masks(case: str, pred: np.ndarray, ref: np.ndarray, spacing_mm: Sequence[float],
+                   regions: Mapping[str, Sequence[int]], tolerance_mm: float) -> list[CaseMetric]:
+    """Metrics for every region (a region is the union of its label values) of one case."""
+    rows = []
+    for name, labels in regions.items():
+        p, r = np.isin(pred, labels), np.isin(ref, labels)
+        rows.append(CaseMetric(case, name, dice(p, r), nsd(p, r, spacing_mm, tolerance_mm),
+                               int(r.sum()), int(p.sum())))
+    return rows
+
+
+def load_label_map(path: str | Path) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
+    """Integer label array, affine and spacing (mm) of a NIfTI label map, with clear errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise EvaluationError(f"{path}: file not found")
+    try:
+        img = nib.load(str(path))
+        data = np.asanyarray(img.dataobj)
+    except Exception as err:  # nibabel raises several types for truncated or foreign files
+        raise EvaluationError(f"{path}: not a readable NIfTI file ({err}); re-create or re-download it") from err
+    if data.ndim != 3:
+        raise EvaluationError(f"{path}: expected a 3D label map, got shape {data.shape}")
+    if not np.all(np.isfinite(data)) or not np.all(np.equal(np.mod(data, 1), 0)):
+        raise EvaluationError(f"{path}: label maps must hold integer values")
+    return data.astype(np.int64), img.affine, tuple(float(z) for z in img.header.get_zooms()[:3])
+
+
+def evaluate_case(case: str, pred_path: str | Path, ref_path: str | Path, regions: Mapping[str, Sequence[int]],
+                  tolerance_mm: float, allowed_labels: Sequence[int] | None = None) -> list[CaseMetric]:
+    """Load prediction and reference, check they agree in grid and labels, and score every region."""
+    pred, pred_affine, _ = load_label_map(pred_path)
+    ref, ref_affine, spacing = load_label_map(ref_path)
+    if pred.shape != ref.shape:
+        raise EvaluationError(f"{pred_path}: shape {pred.shape} differs from the reference {ref_path} {ref.shape}; "
+                              "predictions must be exported at the original image geometry")
+    if not np.allclose(pred_affine, ref_affine, atol=1e-3):
+        raise EvaluationError(f"{pred_path}: affine (spacing/orientation) differs from the reference {ref_path}; "
+                              "predictions must be exported at the original image geometry")
+    if allowed_labels is not None:
+        for path, array in ((pred_path, pred), (ref_path, ref)):
+            unknown = sorted(set(np.unique(array).tolist()) - set(allowed_labels))
+            if unknown:
+                raise EvaluationError(f"{path}: unknown label value(s) {unknown}; expected a subset of "
+                                      f"{sorted(allowed_labels)} (see the dataset's dataset.json)")
+    return evaluate_masks(case, pred, ref, spacing, regions, tolerance_mm)
