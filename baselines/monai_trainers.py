@@ -28,6 +28,18 @@ def _require_divisible(patch_size, divisor: int, network: str, plans_manager: Pl
     return patch
 
 
+def build_unetr(in_channels: int, num_classes: int, patch_size: tuple[int, int, int]) -> UNETR:
+    """UNETR as in the official MedNeXt baselines (its ViT is sized for ``patch_size``)."""
+    return UNETR(in_channels=in_channels, out_channels=num_classes, img_size=patch_size, feature_size=16,
+                 hidden_size=768, mlp_dim=3072, num_heads=12, proj_type="perceptron", norm_name="instance",
+                 conv_block=True, res_block=True, dropout_rate=0.0)
+
+
+def build_swinunetr(in_channels: int, num_classes: int) -> SwinUNETR:
+    """SwinUNETR as in the official MedNeXt baselines (feature size 48)."""
+    return SwinUNETR(in_channels=in_channels, out_channels=num_classes, feature_size=48, use_checkpoint=False)
+
+
 class _MonaiBaselineTrainer(BudgetedTrainer):
     """A MONAI network in nnU-Net: no deep supervision, AdamW + poly, lr 1e-4."""
 
@@ -51,9 +63,7 @@ class nnUNetTrainerUNETR(_MonaiBaselineTrainer):
                                    num_input_channels: int, num_output_channels: int,
                                    enable_deep_supervision: bool = False) -> nn.Module:
         patch = _require_divisible(configuration_manager.patch_size, 16, "UNETR", plans_manager)
-        return UNETR(in_channels=num_input_channels, out_channels=num_output_channels, img_size=patch,
-                     feature_size=16, hidden_size=768, mlp_dim=3072, num_heads=12, proj_type="perceptron",
-                     norm_name="instance", conv_block=True, res_block=True, dropout_rate=0.0)
+        return build_unetr(num_input_channels, num_output_channels, patch)
 
 
 class nnUNetTrainerSwinUNETR(_MonaiBaselineTrainer):
@@ -62,5 +72,4 @@ class nnUNetTrainerSwinUNETR(_MonaiBaselineTrainer):
                                    num_input_channels: int, num_output_channels: int,
                                    enable_deep_supervision: bool = False) -> nn.Module:
         _require_divisible(configuration_manager.patch_size, 32, "SwinUNETR", plans_manager)
-        return SwinUNETR(in_channels=num_input_channels, out_channels=num_output_channels, feature_size=48,
-                         use_checkpoint=False)
+        return build_swinunetr(num_input_channels, num_output_channels)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["case_scores", "summarise", "holm", "paired_comparison", "compare_models", "rank_stability"]
+__all__ = ["case_scores", "summarise", "bootstrap_mean_ci", "holm", "paired_comparison", "compare_models", "rank_stability"]
 
 
 def case_scores(df: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -29,6 +29,19 @@ def summarise(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     per_region = df.groupby(["model", "region"])[metric].mean().unstack("region").add_prefix(f"{metric}_")
     undefined = df[df[metric].isna()].groupby("model").size().rename(f"{metric}_undefined")
     return out.join(per_region).join(undefined).fillna({f"{metric}_undefined": 0})
+
+
+def bootstrap_mean_ci(values: np.ndarray, n_resamples: int = 10000, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap 95% CI of the mean (NaN dropped; a single value gives a zero-width interval)."""
+    values = np.asarray(values, float)
+    values = values[~np.isnan(values)]
+    if len(values) == 0:
+        return (np.nan, np.nan)
+    if len(values) == 1 or np.all(values == values[0]):
+        return (float(values.mean()), float(values.mean()))
+    ci = stats.bootstrap((values,), np.mean, n_resamples=n_resamples, method="percentile",
+                         random_state=np.random.default_rng(seed)).confidence_interval
+    return (float(ci.low), float(ci.high))
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:

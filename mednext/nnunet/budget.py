@@ -142,3 +142,46 @@ def read_run_record(fold_folder: str) -> dict:
     """The run record of one trained fold (``nnUNet_results/.../fold_N``)."""
     with open(join(fold_folder, RUN_RECORD)) as f:
         return json.load(f)
+
+
+def record_from_checkpoint(fold_folder: str, trainer: str) -> dict:
+    """A run record for a run made by a trainer that writes none (nnU-Net's stock ``nnUNetTrainer``).
+
+    The budget is nnU-Net's default (the stock trainer has no other); epochs and training time
+    come from the checkpoint's own log. Peak GPU memory is unknown (None).
+    """
+    checkpoint = torch.load(join(fold_folder, "checkpoint_final.pth"), map_location="cpu", weights_only=False)
+    logging = checkpoint.get("logging", {})
+    starts, ends = logging.get("epoch_start_timestamps", []), logging.get("epoch_end_timestamps", [])
+    init = checkpoint.get("init_args", {})
+    record = {
+        "trainer": trainer,
+        "plans": init.get("plans", {}).get("plans_name"),
+        "configuration": init.get("configuration"),
+        "fold": init.get("fold"),
+        "budget": asdict(Budget()),
+        "epochs_completed": int(checkpoint.get("current_epoch", 0)),
+        "training_seconds": float(sum(e - s for s, e in zip(starts, ends))),
+        "peak_gpu_memory_gib": None,
+        "source": "checkpoint_final.pth (trainer writes no run record)",
+    }
+    with open(join(fold_folder, RUN_RECORD), "w") as f:
+        json.dump(record, f, indent=2)
+    return record
+
+
+def main(argv=None) -> int:
+    """``python -m mednext.nnunet.budget ensure-record FOLD_DIR TRAINER``: write a record if the trainer wrote none."""
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 3 or args[0] != "ensure-record":
+        print("usage: python -m mednext.nnunet.budget ensure-record FOLD_DIR TRAINER", file=sys.stderr)
+        return 2
+    if not os.path.isfile(join(args[1], RUN_RECORD)):
+        record_from_checkpoint(args[1], args[2])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,90 @@
+"""The Snakemake DAG: validated config, full paper plan without data, lint."""
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """A copy of the workflow, so that these checks never touch (or wait for) a run in the checkout."""
+    wd = tmp_path_factory.mktemp("workflow")
+    shutil.copy(ROOT / "Snakefile", wd)
+    for folder in ("config", "workflow"):
+        shutil.copytree(ROOT / folder, wd / folder)
+    return wd
+
+
+def _snakemake(cwd, *args):
+    return subprocess.run(["snakemake", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def _job_counts(output: str) -> dict[str, int]:
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", output, re.M)}
+
+
+def test_paper_dag_plans_without_data(workdir):
+    proc = _snakemake(workdir, "all", "-n", "--quiet", "rules")
+    assert proc.returncode == 0, proc.stderr
+    counts = _job_counts(proc.stdout + proc.stderr)
+    # 4 datasets x 17 models x 5 folds
+    assert counts["train"] == 4 * 17 * 5
+    assert counts["evaluate"] == counts["oof_predictions"] == 4 * 17
+    assert counts["table"] == counts["figures"] == 4
+    assert counts["real_dataset"] == 4 and counts["plan_mednext"] == 4
+
+
+def test_one_table_plans_the_btcv_chain(workdir):
+    proc = _snakemake(workdir, "results/tables/btcv.csv", "-n", "--quiet", "rules")
+    assert proc.returncode == 0, proc.stderr
+    counts = _job_counts(proc.stdout + proc.stderr)
+    assert counts["real_dataset"] == 1 and counts["train"] == 17 * 5 and counts["table"] == 1
+
+
+@pytest.mark.parametrize("child,parent", [("nnUNetTrainerMedNeXt_B_k5_UpKern", "nnUNetTrainerMedNeXt_B_k3"),
+                                          ("nnUNetTrainerMedNeXt_L_k5_UpKern", "nnUNetTrainerMedNeXt_L_k3"),
+                                          ("nnUNetTrainerMedNeXt_B_k3_Twice", "nnUNetTrainerMedNeXt_B_k3")])
+def test_upkern_and_twice_jobs_depend_on_k3_of_the_same_fold(workdir, child, parent):
+    target = (f"resources/nnUNet_results/Dataset001_BTCV/{child}__nnUNetPlans_MedNeXt__3d_fullres/fold_2/"
+              "checkpoint_final.pth")
+    proc = _snakemake(workdir, target, "-n", "--forceall")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout + proc.stderr
+    trainings = re.findall(r"wildcards: ds=Dataset001_BTCV, trainer=(\w+), plans=\w+, configuration=\w+, fold=(\d)", out)
+    assert sorted(trainings) == sorted([(child, "2"), (parent, "2")])
+
+
+def test_demo_config_is_valid_and_small(workdir):
+    proc = _snakemake(workdir, "-n", "--quiet", "rules", "--configfile", "config/demo.yaml")
+    assert proc.returncode == 0, proc.stderr
+    counts = _job_counts(proc.stdout + proc.stderr)
+    assert counts["train"] == 9 and "real_dataset" not in counts
+
+
+def test_bad_config_is_refused_with_the_key_named(workdir, tmp_path):
+    cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    cfg["datasets"]["phantom"]["patch"] = 24
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(cfg))
+    proc = _snakemake(workdir, "-n", "--configfile", str(bad))
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "patch" in out and "24" in out and "multiple" in out.lower()
+    cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    cfg["models"].append("mednext_X_k9")
+    bad.write_text(yaml.safe_dump(cfg))
+    proc = _snakemake(workdir, "-n", "--configfile", str(bad))
+    assert proc.returncode != 0 and "mednext_X_k9" in proc.stdout + proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("snakemake") is None, reason="snakemake not installed")
+def test_lint_is_clean(workdir):
+    proc = _snakemake(workdir, "--lint")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Lints for" not in proc.stdout + proc.stderr

@@ -1,0 +1,25 @@
+# Stage 7, aggregate: per-dataset tables with statistics, from per-case metrics, complexity and run records.
+
+
+
+rule table:
+    input:
+        per_case=lambda wc: per_case_csvs(wc.dataset),
+        complexity=f"{RESULTS}/tables/complexity.csv",
+        records=lambda wc: run_records(wc.dataset),
+    output:
+        table=f"{RESULTS}/tables/{{dataset}}.csv",
+        per_class=f"{RESULTS}/tables/{{dataset}}_per_class.csv",
+        comparisons=f"{RESULTS}/tables/{{dataset}}_comparisons.csv",
+        ranks=f"{RESULTS}/tables/{{dataset}}_ranks.csv",
+    params:
+        models=lambda wc: models(wc.dataset),
+        labels=lambda wc: {m: spec(wc.dataset, m).label for m in models(wc.dataset)},
+        depends=lambda wc: {m: spec(wc.dataset, m).depends_on for m in models(wc.dataset)},
+        synthetic=lambda wc: ds_cfg(wc.dataset)["synthetic"],
+    conda:
+        ENV
+    log:
+        f"{LOGS}/table/{{dataset}}.log",
+    script:
+        "../scripts/table.py"

@@ -1,0 +1,57 @@
+# Stage 1, data: every dataset ends as an nnU-Net raw dataset ($nnUNet_raw/DatasetXXX_Name).
+
+PHANTOMS = [FOLDER[d] for d in DATASETS if "phantom" in ds_cfg(d)]
+USER = [FOLDER[d] for d in DATASETS if "path" in ds_cfg(d)]
+DOWNLOADED = [FOLDER[d] for d in DATASETS if FOLDER[d] not in PHANTOMS + USER]
+NONE = "(?!x)x"  # a constraint that matches nothing, for empty groups
+
+
+rule phantom_dataset:
+    output:
+        f"{RAW}/{{ds}}/dataset.json",
+    wildcard_constraints:
+        ds="|".join(PHANTOMS) or NONE,
+    params:
+        cfg=lambda wc: ds_cfg(KEY_OF_FOLDER[wc.ds])["phantom"],
+    conda:
+        ENV
+    log:
+        f"{LOGS}/data/{{ds}}.log",
+    benchmark:
+        f"{BENCH}/data/{{ds}}.tsv"
+    script:
+        "../scripts/phantom_dataset.py"
+
+
+rule link_user_dataset:
+    output:
+        f"{RAW}/{{ds}}/dataset.json",
+    wildcard_constraints:
+        ds="|".join(USER) or NONE,
+    params:
+        path=lambda wc: os.path.abspath(ds_cfg(KEY_OF_FOLDER[wc.ds])["path"]),
+    conda:
+        ENV
+    log:
+        f"{LOGS}/data/{{ds}}.log",
+    shell:
+        "(test -f {params.path}/dataset.json || "
+        "{{ echo 'no dataset.json in {params.path}: a user dataset must be in nnU-Net raw format' >&2; exit 1; }}) "
+        "&& mkdir -p $(dirname $(dirname {output})) && ln -sfn {params.path} $(dirname {output}) > {log} 2>&1"
+
+
+rule real_dataset:
+    output:
+        f"{RAW}/{{ds}}/dataset.json",
+    wildcard_constraints:
+        ds="|".join(DOWNLOADED) or NONE,
+    params:
+        dataset=lambda wc: KEY_OF_FOLDER[wc.ds],
+    conda:
+        ENV
+    log:
+        f"{LOGS}/data/{{ds}}.log",
+    benchmark:
+        f"{BENCH}/data/{{ds}}.tsv"
+    script:
+        "../scripts/real_dataset.py"

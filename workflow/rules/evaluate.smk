@@ -1,0 +1,24 @@
+# Stage 5, evaluate: per case x class Dice and NSD at the original spacing, one tidy CSV per model.
+
+
+rule evaluate:
+    input:
+        predictions=f"{RESULTS}/predictions/{{dataset}}/{{model}}.tsv",
+        dataset_json=lambda wc: raw_dataset_json(wc.dataset),
+    output:
+        f"{RESULTS}/per_case/{{dataset}}/{{model}}.csv",
+    params:
+        labels=lambda wc: f"{RAW}/{FOLDER[wc.dataset]}/labelsTr",
+        tolerance=lambda wc: ds_cfg(wc.dataset)["nsd_tolerance_mm"],
+    conda:
+        ENV
+    log:
+        f"{LOGS}/evaluate/{{dataset}}/{{model}}.log",
+    benchmark:
+        f"{BENCH}/evaluate/{{dataset}}/{{model}}.tsv"
+    resources:
+        runtime=res("evaluate", "runtime"),
+        mem_mb=res("evaluate", "mem_mb"),
+        cpus_per_task=res("evaluate", "cpus_per_task"),
+    script:
+        "../scripts/evaluate.py"

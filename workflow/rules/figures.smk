@@ -1,0 +1,27 @@
+# Stage 8, figures: regenerated from the tables (PNG and PDF); synthetic data say so in the title.
+
+FIGURES = ["scaling", "per_class", "ablation", "ranks"]
+
+
+rule figures:
+    input:
+        table=f"{RESULTS}/tables/{{dataset}}.csv",
+        comparisons=f"{RESULTS}/tables/{{dataset}}_comparisons.csv",
+        ranks=f"{RESULTS}/tables/{{dataset}}_ranks.csv",
+        per_case=lambda wc: per_case_csvs(wc.dataset),
+    output:
+        report(
+            expand(f"{RESULTS}/figures/{{{{dataset}}}}_{{kind}}.png", kind=FIGURES),
+            category="Figures",
+            subcategory="{dataset}",
+        ),
+        expand(f"{RESULTS}/figures/{{{{dataset}}}}_{{kind}}.pdf", kind=FIGURES),
+    params:
+        synthetic=lambda wc: ds_cfg(wc.dataset)["synthetic"],
+        name=lambda wc: ds_cfg(wc.dataset)["name"],
+    conda:
+        ENV
+    log:
+        f"{LOGS}/figures/{{dataset}}.log",
+    script:
+        "../scripts/figures.py"

@@ -1,0 +1,32 @@
+"""Params and fvcore GFLOPs of every configured network (rule complexity)."""
+
+import logging
+import sys
+import warnings
+
+import pandas as pd
+
+from mednext.complexity import count_flops, count_parameters, mednext_complexity
+from mednext.nnunet.registry import model_spec
+
+sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
+logging.getLogger("fvcore").setLevel(logging.ERROR)
+warnings.filterwarnings("ignore")
+size = int(snakemake.params.size)  # noqa: F821
+rows = []
+for key in snakemake.params.models:  # noqa: F821
+    spec = model_spec(key)
+    if spec.family == "MedNeXt":
+        c = mednext_complexity(spec.variant, spec.kernel_size, size=size,
+                               residual_resampling=not key.endswith("_noresresample"))
+        row = {"params_m": c.params_m, "gflops": c.gflops, "published_params_m": c.published_params_m,
+               "published_gflops": c.published_gflops}
+    else:
+        from baselines.monai_trainers import build_swinunetr, build_unetr
+
+        net = build_unetr(1, 2, (size,) * 3) if key == "unetr" else build_swinunetr(1, 2)
+        row = {"params_m": count_parameters(net) / 1e6, "gflops": count_flops(net, (1, 1, size, size, size)) / 1e9,
+               "published_params_m": None, "published_gflops": None}
+    rows.append({"model": key, "label": spec.label, "input_size": size, **row})
+    print(rows[-1], file=sys.stderr, flush=True)
+pd.DataFrame(rows).to_csv(snakemake.output[0], index=False)  # noqa: F821
