@@ -45,11 +45,13 @@ def make_figures(table: pd.DataFrame, per_case: pd.DataFrame, comparisons: pd.Da
     # 1. Dice vs GFLOPs
     fig, ax = plt.subplots(figsize=(8, 6))
     data = table.dropna(subset=["gflops"]) if "gflops" in table else table.iloc[0:0]
-    ax.errorbar(data["gflops"], data["dice_mean"], yerr=[data["dice_mean"] - data["dice_ci_low"],
-                                                          data["dice_ci_high"] - data["dice_mean"]],
-                fmt="o", capsize=4)
-    for _, r in data.iterrows():
-        ax.annotate(r["label"], (r["gflops"], r["dice_mean"]), textcoords="offset points", xytext=(5, 5), fontsize=9)
+    palette = sns.color_palette("tab10", max(1, len(data)))
+    for color, (_, r) in zip(palette, data.iterrows()):  # one colour per model, named in the legend
+        ax.errorbar(r["gflops"], r["dice_mean"], yerr=[[r["dice_mean"] - r["dice_ci_low"]],
+                                                       [r["dice_ci_high"] - r["dice_mean"]]],
+                    fmt="o", capsize=4, color=color, label=r["label"], markersize=8)
+    if len(data):
+        ax.legend(bbox_to_anchor=(1.01, 1), loc="upper left", fontsize=9, title="model")
     size = int(data["gflops_input_size"].iloc[0]) if len(data) else 128
     ax.set_xlabel(f"GFLOPs (fvcore, 1x1x{size}$^3$ input)")
     ax.set_ylabel("mean Dice (95% bootstrap CI)")
@@ -58,9 +60,10 @@ def make_figures(table: pd.DataFrame, per_case: pd.DataFrame, comparisons: pd.Da
 
     # 2. per-class Dice per model
     fig, ax = plt.subplots(figsize=(max(8, 1.2 * per_case["region"].nunique() * 2), 6))
-    pc = per_case.assign(model_label=per_case["model"].map(labels))
+    pc = per_case.reset_index(drop=True)
+    pc = pc.assign(model_label=pc["model"].map(labels))
     sns.boxplot(data=pc, x="region", y="dice", hue="model_label", ax=ax, fliersize=0)
-    sns.stripplot(data=pc, x="region", y="dice", hue="model_label", dodge=True, ax=ax, size=3, color="black",
+    sns.stripplot(data=pc, x="region", y="dice", hue="model_label", dodge=True, ax=ax, size=3, palette="dark:black",
                   legend=False)
     ax.set_xlabel("class")
     ax.set_ylabel("Dice per case")
@@ -105,7 +108,8 @@ def main(argv=None) -> int:
     res = Path(args.results)
     from mednext.evaluation.per_case import read_per_case
 
-    per_case = pd.concat([read_per_case(f) for f in sorted((res / "per_case" / args.dataset).glob("*.csv"))])
+    per_case = pd.concat([read_per_case(f) for f in sorted((res / "per_case" / args.dataset).glob("*.csv"))],
+                         ignore_index=True)
     tables = {k: pd.read_csv(res / "tables" / f"{args.dataset}{s}.csv")
               for k, s in (("table", ""), ("comparisons", "_comparisons"), ("ranks", "_ranks"))}
     make_figures(tables["table"], per_case, tables["comparisons"], tables["ranks"], args.out or res / "figures",

@@ -55,7 +55,8 @@ def models(dataset):
 
 
 def default_budget(dataset):
-    return ds_cfg(dataset)["budget"] == DEFAULT_BUDGET
+    """Whether the dataset trains for nnU-Net's own length (then nnU-Net runs with its stock trainer)."""
+    return all(ds_cfg(dataset)["budget"][k] == v for k, v in DEFAULT_BUDGET.items())
 
 
 def spec(dataset, model):
@@ -92,6 +93,7 @@ def nnunet_env(dataset):
         "MEDNEXT_NUM_EPOCHS": b["epochs"],
         "MEDNEXT_ITERS_PER_EPOCH": b["iterations"],
         "MEDNEXT_VAL_ITERS": b["val_iterations"],
+        "MEDNEXT_SAVE_EVERY": b.get("save_every", 50),
     }
     return " ".join(f"{k}={v}" for k, v in env.items())
 
@@ -99,8 +101,6 @@ def nnunet_env(dataset):
 def res(rule_kind, key):
     table = config.get("resources", {})
     value = table.get(rule_kind, {}).get(key, table.get("default", {}).get(key))
-    if key == "gpu" and NN.get("device", "cuda") != "cuda":
-        return 0
     return value if value is not None else {"runtime": 60, "mem_mb": 4000, "cpus_per_task": 1, "gpu": 0}[key]
 
 

@@ -55,3 +55,17 @@ rule real_dataset:
         f"{BENCH}/data/{{ds}}.tsv"
     script:
         "../scripts/real_dataset.py"
+
+
+rule check_raw_dataset:
+    input:
+        f"{RAW}/{{ds}}/dataset.json",
+    output:
+        f"{PRE}/{{ds}}/raw_dataset_check.json",
+    conda:
+        ENV
+    log:
+        f"{LOGS}/check_raw_dataset/{{ds}}.log",
+    shell:
+        "python -m mednext.data.validate $(dirname {input}) {output} > {log} 2>&1 "
+        "|| {{ cat {log} >&2; exit 1; }}"

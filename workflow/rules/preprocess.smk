@@ -4,7 +4,7 @@
 
 rule plan_nnunet:
     input:
-        lambda wc: raw_dataset_json(KEY_OF_FOLDER[wc.ds]),
+        f"{PRE}/{{ds}}/raw_dataset_check.json",
     output:
         plans=f"{PRE}/{{ds}}/nnUNetPlans.json",
     params:

@@ -24,17 +24,21 @@ rule train:
         f"{LOGS}/train/{{ds}}/{{trainer}}__{{plans}}__{{configuration}}/fold_{{fold}}.log",
     benchmark:
         f"{BENCH}/train/{{ds}}/{{trainer}}__{{plans}}__{{configuration}}/fold_{{fold}}.tsv"
+    threads: res("train", "cpus_per_task")
     resources:
         gpu=res("train", "gpu"),
         runtime=res("train", "runtime"),
         mem_mb=res("train", "mem_mb"),
-        cpus_per_task=res("train", "cpus_per_task"),
     shell:
         """
         dir=$(dirname {output.checkpoint})
         resume=""
-        if [ -f "$dir/checkpoint_latest.pth" ]; then resume="--c"; fi
-        env {params.env} nnUNetv2_train {params.id} {wildcards.configuration} {wildcards.fold} \
-            -tr {wildcards.trainer} -p {wildcards.plans} -device {params.device} $resume > {log} 2>&1
+        : > {log}
+        if [ -f "$dir/checkpoint_latest.pth" ]; then
+            resume="--c"
+            echo "resuming from $dir/checkpoint_latest.pth" >> {log}
+        fi
+        env {params.env} OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} nnUNetv2_train {params.id} {wildcards.configuration} {wildcards.fold} \
+            -tr {wildcards.trainer} -p {wildcards.plans} -device {params.device} $resume >> {log} 2>&1
         python -m mednext.nnunet.budget ensure-record "$dir" {wildcards.trainer} >> {log} 2>&1
         """

@@ -1,0 +1,97 @@
+"""Check an nnU-Net raw dataset case by case before anything is planned or trained.
+
+Every case must have readable images and a readable label map on the same grid (shape and
+affine), and the label map may only hold values that ``dataset.json`` declares. The first
+problems found are reported with the file and the fix.
+
+    python -m mednext.data.validate $nnUNet_raw/Dataset900_Phantom
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+__all__ = ["DatasetError", "check_raw_dataset", "main"]
+
+
+class DatasetError(ValueError):
+    """A raw dataset that cannot be used; the message names the file(s) and the fix."""
+
+
+def _load(path: Path) -> nib.Nifti1Image:
+    try:
+        img = nib.load(str(path))
+        np.asanyarray(img.dataobj)  # force a full read: truncated files fail here
+        return img
+    except Exception as err:
+        raise DatasetError(f"{path}: not a readable NIfTI file ({type(err).__name__}: {err}). "
+                           "Re-create or re-download this case, or remove it and update numTraining.") from err
+
+
+def _declared_values(labels: dict) -> set[int]:
+    values = set()
+    for value in labels.values():
+        values.update(int(v) for v in (value if isinstance(value, (list, tuple)) else [value]))
+    return values
+
+
+def check_raw_dataset(folder: str | Path) -> dict:
+    """Validate ``folder`` (``imagesTr``, ``labelsTr``, ``dataset.json``); returns a summary or raises."""
+    folder = Path(folder)
+    meta_path = folder / "dataset.json"
+    if not meta_path.is_file():
+        raise DatasetError(f"{meta_path}: missing; an nnU-Net raw dataset needs dataset.json")
+    meta = json.loads(meta_path.read_text())
+    ending = meta.get("file_ending", ".nii.gz")
+    channels = sorted(int(c) for c in meta["channel_names"])
+    allowed = _declared_values(meta["labels"])
+    labels = sorted((folder / "labelsTr").glob(f"*{ending}"))
+    if len(labels) != int(meta["numTraining"]):
+        raise DatasetError(f"{folder / 'labelsTr'}: {len(labels)} label files but dataset.json says numTraining="
+                           f"{meta['numTraining']}; make them agree")
+    for label_path in labels:
+        case = label_path.name[: -len(ending)]
+        label = _load(label_path)
+        data = np.asanyarray(label.dataobj)
+        unknown = sorted(set(np.unique(data).tolist()) - allowed)
+        if unknown:
+            raise DatasetError(f"{label_path}: unknown label value(s) {unknown}; dataset.json declares "
+                               f"{sorted(allowed)}. Fix the label map or the labels in dataset.json.")
+        for c in channels:
+            image_path = folder / "imagesTr" / f"{case}_{c:04d}{ending}"
+            if not image_path.is_file():
+                raise DatasetError(f"{image_path}: missing image for case {case} (channel {c})")
+            image = _load(image_path)
+            if image.shape[:3] != label.shape[:3]:
+                raise DatasetError(f"{image_path}: shape {image.shape} differs from its label {label_path} "
+                                   f"{label.shape}; image and label must share one grid")
+            if not np.allclose(image.affine, label.affine, atol=1e-3):
+                raise DatasetError(f"{image_path}: spacing/orientation (affine) differs from its label "
+                                   f"{label_path}; resample the label onto the image grid")
+    return {"folder": str(folder), "cases": len(labels), "channels": len(channels), "labels": sorted(allowed)}
+
+
+def main(argv=None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) < 1:
+        print("usage: python -m mednext.data.validate RAW_DATASET_FOLDER [SUMMARY_JSON]", file=sys.stderr)
+        return 2
+    try:
+        summary = check_raw_dataset(args[0])
+    except DatasetError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    text = json.dumps(summary, indent=2)
+    if len(args) > 1:
+        Path(args[1]).write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,117 @@
+"""The workflow survives a killed training job and refuses corrupt input without half-written results."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from mednext.data.phantom import write_phantom_dataset
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def _workdir(tmp_path: Path, datasets: dict, models=("mednext_S_k3",)) -> Path:
+    for item in ("Snakefile", "config", "workflow"):
+        src = ROOT / item
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / item)
+    cfg = {"nnunet": {"raw": "resources/raw", "preprocessed": "resources/pre", "results": "resources/res",
+                      "num_processes": 1, "num_processes_da": 1, "device": "cpu", "compile": False},
+           "results": "results", "complexity_input_size": 32, "models": list(models), "datasets": datasets}
+    (tmp_path / "test.yaml").write_text(yaml.safe_dump(cfg))
+    return tmp_path
+
+
+def _phantom(**budget):
+    return {"phantom": {"id": 902, "name": "Phantom", "synthetic": True,
+                        "phantom": {"cases": 5, "seed": 2, "shape": [28, 28, 20], "spacing": [1, 1, 1.5]},
+                        "folds": [0], "patch": 32, "budget": budget}}
+
+
+def _snakemake(wd, *args, **kw):
+    return subprocess.run(["snakemake", "--configfile", "test.yaml", "--cores", "2", *args], cwd=wd,
+                          capture_output=True, text=True, **kw)
+
+
+def test_killed_training_resumes_and_finishes(tmp_path):
+    wd = _workdir(tmp_path, _phantom(epochs=4, iterations=2, val_iterations=1, save_every=1))
+    fold = wd / "resources/res/Dataset902_Phantom/nnUNetTrainerMedNeXt_S_k3__nnUNetPlans_MedNeXt__3d_fullres_p32/fold_0"
+    target = str(fold.relative_to(wd) / "checkpoint_final.pth")
+    proc = subprocess.Popen(["snakemake", "--configfile", "test.yaml", "--cores", "2", target], cwd=wd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 600
+    try:
+        while time.time() < deadline:  # wait until at least one epoch is saved, then kill everything
+            if (fold / "checkpoint_latest.pth").is_file() and proc.poll() is None:
+                time.sleep(1)
+                break
+            if proc.poll() is not None:
+                pytest.fail("snakemake ended before a checkpoint was written")
+            time.sleep(0.5)
+        else:
+            pytest.fail("no checkpoint_latest.pth within 10 minutes")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not (fold / "checkpoint_final.pth").exists()
+    interrupted_epoch = torch.load(fold / "checkpoint_latest.pth", map_location="cpu", weights_only=False)["current_epoch"]
+    assert 1 <= interrupted_epoch < 4
+
+    rerun = _snakemake(wd, target, "--rerun-incomplete")
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    log = (wd / "logs/train/Dataset902_Phantom/nnUNetTrainerMedNeXt_S_k3__nnUNetPlans_MedNeXt__3d_fullres_p32"
+           "/fold_0.log").read_text()
+    assert log.startswith(f"resuming from {fold.relative_to(wd)}/checkpoint_latest.pth")
+    final = torch.load(fold / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+    assert final["current_epoch"] == 4
+    assert len(final["logging"]["epoch_end_timestamps"]) == 4  # continued, not restarted
+    record = json.loads((fold / "run_record.json").read_text())
+    assert record["epochs_completed"] == 4 and record["budget"]["num_epochs"] == 4
+    assert (fold / "validation" / "summary.json").is_file()
+
+
+def _user_dataset(tmp_path):
+    raw = tmp_path / "mydata"
+    write_phantom_dataset(raw, cases=5, seed=3, shape=(20, 20, 16))
+    return raw, {"mine": {"id": 903, "name": "Mine", "path": str(raw), "folds": [0], "patch": 32,
+                          "budget": {"epochs": 1, "iterations": 1, "val_iterations": 1}}}
+
+
+def _no_results(wd):
+    return not (wd / "results").exists() or not any((wd / "results").rglob("*.csv"))
+
+
+def test_corrupt_image_stops_the_dag_naming_the_file(tmp_path):
+    raw, datasets = _user_dataset(tmp_path / "data")
+    bad = raw / "labelsTr" / "phantom_002.nii.gz"
+    bad.write_bytes(bad.read_bytes()[:200])  # truncated download
+    wd = _workdir(tmp_path / "wd", datasets)
+    proc = _snakemake(wd)
+    assert proc.returncode != 0
+    assert f"{bad}: not a readable NIfTI file" in proc.stdout + proc.stderr
+    assert not (wd / "resources/pre/Dataset903_Mine/raw_dataset_check.json").exists()
+    assert not (wd / "resources/pre/Dataset903_Mine/nnUNetPlans.json").exists()
+    assert _no_results(wd)
+
+
+def test_unknown_label_value_stops_the_dag_naming_the_file(tmp_path):
+    raw, datasets = _user_dataset(tmp_path / "data")
+    path = raw / "labelsTr" / "phantom_004.nii.gz"
+    img = nib.load(path)
+    data = np.asarray(img.dataobj).copy()
+    data[0, 0, 0] = 7
+    nib.save(nib.Nifti1Image(data, img.affine), str(path))
+    wd = _workdir(tmp_path / "wd", datasets)
+    proc = _snakemake(wd)
+    assert proc.returncode != 0
+    assert f"{path}: unknown label value(s) [7]" in proc.stdout + proc.stderr
+    assert _no_results(wd)
