@@ -42,7 +42,7 @@ def _declared_values(labels: dict) -> set[int]:
 
 def check_raw_dataset(folder: str | Path) -> dict:
     """Validate ``folder`` (``imagesTr``, ``labelsTr``, ``dataset.json``); returns a summary or raises."""
-    folder = Path(folder)
+    folder = Path(folder).resolve()  # a linked user dataset is reported where the user keeps it
     meta_path = folder / "dataset.json"
     if not meta_path.is_file():
         raise DatasetError(f"{meta_path}: missing; an nnU-Net raw dataset needs dataset.json")

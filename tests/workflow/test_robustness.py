@@ -21,6 +21,7 @@ pytestmark = pytest.mark.slow
 
 
 def _workdir(tmp_path: Path, datasets: dict, models=("mednext_S_k3",)) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     for item in ("Snakefile", "config", "workflow"):
         src = ROOT / item
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / item)
@@ -66,6 +67,8 @@ def test_killed_training_resumes_and_finishes(tmp_path):
     interrupted_epoch = torch.load(fold / "checkpoint_latest.pth", map_location="cpu", weights_only=False)["current_epoch"]
     assert 1 <= interrupted_epoch < 4
 
+    # a hard kill leaves Snakemake's lock behind: unlock, as a user would, then rerun
+    assert _snakemake(wd, "--unlock").returncode == 0
     rerun = _snakemake(wd, target, "--rerun-incomplete")
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     log = (wd / "logs/train/Dataset902_Phantom/nnUNetTrainerMedNeXt_S_k3__nnUNetPlans_MedNeXt__3d_fullres_p32"
@@ -87,7 +90,10 @@ def _user_dataset(tmp_path):
 
 
 def _no_results(wd):
-    return not (wd / "results").exists() or not any((wd / "results").rglob("*.csv"))
+    """Nothing derived from the dataset exists: no metrics, no dataset table, no checkpoint."""
+    results = wd / "results"
+    derived = list(results.glob("per_case/**/*.csv")) + list(results.glob("tables/mine*.csv"))
+    return not derived and not list((wd / "resources").rglob("checkpoint_final.pth"))
 
 
 def test_corrupt_image_stops_the_dag_naming_the_file(tmp_path):

@@ -44,7 +44,8 @@ def test_small_dag_runs_through_slurm_with_gpu_requests(tmp_path):
     }
     (tmp_path / "slurm_test.yaml").write_text(yaml.safe_dump(cfg))
     proc = subprocess.run(["snakemake", "--profile", "slurm", "--configfile", "slurm_test.yaml", "--slurm-no-account",
-                           "--jobs", "2", "--slurm-init-seconds-before-status-checks", "5"],
+                           "--jobs", "2", "--slurm-init-seconds-before-status-checks", "2",
+                           "--seconds-between-status-checks", "3", "--max-status-checks-per-second", "10"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=1800)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]

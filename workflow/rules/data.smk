@@ -37,7 +37,7 @@ rule link_user_dataset:
     shell:
         "(test -f {params.path}/dataset.json || "
         "{{ echo 'no dataset.json in {params.path}: a user dataset must be in nnU-Net raw format' >&2; exit 1; }}) "
-        "&& mkdir -p $(dirname $(dirname {output})) && ln -sfn {params.path} $(dirname {output}) > {log} 2>&1"
+        "&& d=$(dirname {output}) && rmdir $d 2>/dev/null; ln -sfn {params.path} $d > {log} 2>&1"
 
 
 rule real_dataset:
