@@ -20,3 +20,4 @@ rule all:
     input:
         expand(f"{RESULTS}/tables/{{dataset}}.csv", dataset=DATASETS),
         expand(f"{RESULTS}/figures/{{dataset}}_{{kind}}.png", dataset=DATASETS, kind=FIGURES),
+        f"{RESULTS}/tables/ablations.csv",

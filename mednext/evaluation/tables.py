@@ -16,7 +16,8 @@ import pandas as pd
 
 from mednext.evaluation.statistics import bootstrap_mean_ci, case_scores, compare_models, rank_stability, summarise
 
-__all__ = ["ablation_pairs", "dataset_tables", "read_records", "summarise_run_records"]
+__all__ = ["ablation_pairs", "ablation_table", "dataset_tables", "published_comparison", "read_records",
+           "summarise_run_records"]
 
 REFERENCE = "nnunet"
 
@@ -103,3 +104,36 @@ def read_records(paths: Sequence[str | Path], model_of: Mapping[str, str]) -> pd
         r["model"] = model_of[str(p)]
         records.append(r)
     return summarise_run_records(records)
+
+
+def ablation_table(comparisons: Mapping[str, pd.DataFrame], tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The paper's ablation rows across datasets: each ablation's mean Dice/NSD beside its reference's."""
+    rows = []
+    for dataset, comp in comparisons.items():
+        means = tables[dataset].set_index("model")
+        for _, r in comp[comp["family"] == "ablation"].iterrows():
+            metric = r["metric"]
+            rows.append({"dataset": dataset, "model": r["model"], "reference": r["reference"], "metric": metric,
+                         "model_mean": means.loc[r["model"], f"{metric}_mean"],
+                         "reference_mean": means.loc[r["reference"], f"{metric}_mean"],
+                         "mean_diff": r["mean_diff"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+                         "p_holm": r["p_holm"], "n_pairs": r["n_pairs"],
+                         "synthetic": bool(means["synthetic"].iloc[0]) if "synthetic" in means else False})
+    return pd.DataFrame(rows, columns=["dataset", "model", "reference", "metric", "model_mean", "reference_mean",
+                                       "mean_diff", "ci_low", "ci_high", "p_holm", "n_pairs", "synthetic"])
+
+
+def published_comparison(tables: Mapping[str, pd.DataFrame], published: pd.DataFrame) -> pd.DataFrame:
+    """Our mean Dice (in %) beside published 5-fold Dice for the same dataset and model, with the source."""
+    pub = published[published["metric"] == "dice_5fold"]
+    rows = []
+    for _, p in pub.iterrows():
+        ours = tables.get(p["dataset"])
+        row = ours.set_index("model").loc[p["model"]] if ours is not None and p["model"] in set(ours["model"]) else None
+        rows.append({"dataset": p["dataset"], "model": p["model"], "published_dice": p["value"],
+                     "ours_dice": None if row is None else 100 * row["dice_mean"],
+                     "ours_n_cases": None if row is None else row["n_cases"],
+                     "ours_budget": None if row is None or "budget_run" not in row else row["budget_run"],
+                     "source": p["source"]})
+    return pd.DataFrame(rows, columns=["dataset", "model", "published_dice", "ours_dice", "ours_n_cases",
+                                       "ours_budget", "source"])

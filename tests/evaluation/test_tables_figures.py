@@ -48,3 +48,22 @@ def test_dataset_tables_and_figures(tmp_path):
     assert len(out["per_class"]) == 2 * len(MODELS)
     written = make_figures(out["table"], per_case, out["comparisons"], out["ranks"], tmp_path, "d", "Demo", True)
     assert len(written) == 8 and all(p.stat().st_size > 1000 for p in written)
+
+
+def test_ablation_and_published_tables():
+    from pathlib import Path
+
+    from mednext.evaluation.tables import ablation_table, published_comparison
+
+    per_case = _per_case(np.random.default_rng(1))
+    out = dataset_tables(per_case, {m: m for m in MODELS}, n_resamples=300)
+    abl = ablation_table({"btcv": out["comparisons"]}, {"btcv": out["table"]})
+    row = abl[(abl.model == "mednext_B_k5_upkern") & (abl.metric == "dice")].iloc[0]
+    assert row.reference == "mednext_B_k5"
+    assert row.mean_diff == pytest.approx(row.model_mean - row.reference_mean)
+    published = pd.read_csv(Path(__file__).resolve().parents[2] / "paper" / "published.csv")
+    side = published_comparison({"btcv": out["table"]}, published)
+    nn = side[(side.dataset == "btcv") & (side.model == "nnunet")].iloc[0]
+    assert nn.published_dice == 83.08 and "Isensee" in nn.source
+    assert nn.ours_dice == pytest.approx(100 * out["table"].set_index("model").loc["nnunet", "dice_mean"])
+    assert side[side.dataset == "amos22"].ours_dice.isna().all()  # not run: left empty, never invented

@@ -21,5 +21,27 @@ rule table:
         ENV
     log:
         f"{LOGS}/table/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/table/{{dataset}}.tsv"
     script:
         "../scripts/table.py"
+
+
+rule ablations:
+    input:
+        comparisons=expand(f"{RESULTS}/tables/{{dataset}}_comparisons.csv", dataset=DATASETS),
+        tables=expand(f"{RESULTS}/tables/{{dataset}}.csv", dataset=DATASETS),
+    output:
+        ablations=f"{RESULTS}/tables/ablations.csv",
+        published=f"{RESULTS}/tables/published_comparison.csv",
+    params:
+        datasets=DATASETS,
+        published="paper/published.csv",
+    conda:
+        ENV
+    log:
+        f"{LOGS}/ablations.log",
+    benchmark:
+        f"{BENCH}/ablations.tsv"
+    script:
+        "../scripts/ablations.py"

@@ -34,6 +34,8 @@ rule link_user_dataset:
         ENV
     log:
         f"{LOGS}/data/{{ds}}.log",
+    benchmark:
+        f"{BENCH}/data/{{ds}}.tsv"
     shell:
         "(test -f {params.path}/dataset.json || "
         "{{ echo 'no dataset.json in {params.path}: a user dataset must be in nnU-Net raw format' >&2; exit 1; }}) "
@@ -66,6 +68,8 @@ rule check_raw_dataset:
         ENV
     log:
         f"{LOGS}/check_raw_dataset/{{ds}}.log",
+    benchmark:
+        f"{BENCH}/check_raw_dataset/{{ds}}.tsv"
     shell:
         "python -m mednext.data.validate $(dirname {input}) {output} > {log} 2>&1 "
         "|| {{ cat {log} >&2; exit 1; }}"

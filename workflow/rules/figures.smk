@@ -23,5 +23,7 @@ rule figures:
         ENV
     log:
         f"{LOGS}/figures/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/figures/{{dataset}}.tsv"
     script:
         "../scripts/figures.py"

@@ -16,5 +16,7 @@ rule oof_predictions:
         ENV
     log:
         f"{LOGS}/oof_predictions/{{dataset}}/{{model}}.log",
+    benchmark:
+        f"{BENCH}/oof_predictions/{{dataset}}/{{model}}.tsv"
     script:
         "../scripts/oof_predictions.py"

@@ -67,5 +67,7 @@ rule splits:
         ENV
     log:
         f"{LOGS}/splits/{{ds}}.log",
+    benchmark:
+        f"{BENCH}/splits/{{ds}}.tsv"
     script:
         "../scripts/splits.py"

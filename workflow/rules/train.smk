@@ -42,3 +42,13 @@ rule train:
             -tr {wildcards.trainer} -p {wildcards.plans} -device {params.device} $resume >> {log} 2>&1
         python -m mednext.nnunet.budget ensure-record "$dir" {wildcards.trainer} >> {log} 2>&1
         """
+
+
+# The k3 runs that UpKern and "twice" runs start from go first: they are on the critical path.
+use rule train as train_upkern_source with:
+    wildcard_constraints:
+        trainer=r"nnUNetTrainerMedNeXt_[SBML]_k3",
+    priority: 10
+
+
+ruleorder: train_upkern_source > train
