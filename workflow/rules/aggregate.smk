@@ -31,12 +31,12 @@ rule ablations:
     input:
         comparisons=expand(f"{RESULTS}/tables/{{dataset}}_comparisons.csv", dataset=DATASETS),
         tables=expand(f"{RESULTS}/tables/{{dataset}}.csv", dataset=DATASETS),
+        published=f"{workflow.basedir}/paper/published.csv",
     output:
         ablations=f"{RESULTS}/tables/ablations.csv",
         published=f"{RESULTS}/tables/published_comparison.csv",
     params:
         datasets=DATASETS,
-        published="paper/published.csv",
     conda:
         ENV
     log:

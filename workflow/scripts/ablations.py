@@ -13,5 +13,5 @@ sm = snakemake  # noqa: F821
 tables = {d: pd.read_csv(p) for d, p in zip(sm.params.datasets, sm.input.tables)}
 comparisons = {d: pd.read_csv(p) for d, p in zip(sm.params.datasets, sm.input.comparisons)}
 write_atomic_csv(ablation_table(comparisons, tables), sm.output.ablations)
-published = pd.read_csv(Path(sm.params.published))
+published = pd.read_csv(Path(sm.input.published))
 write_atomic_csv(published_comparison(tables, published), sm.output.published)
