@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["OVERRIDES", "regions_from_dataset_json", "regions_for", "brats_regions_from_original_labels"]
+__all__ = ["OVERRIDES", "regions_from_dataset_json", "regions_for"]
 
 OVERRIDES: dict[str, dict[str, tuple[int, ...]]] = {
     "kits19": {"kidney": (1, 2), "tumor": (2,)},
@@ -40,7 +40,3 @@ def regions_for(dataset: str, dataset_json: Mapping) -> dict[str, tuple[int, ...
     """The regions evaluated for ``dataset`` (config key such as ``btcv``, ``kits19``, ``phantom``)."""
     return dict(OVERRIDES.get(dataset, regions_from_dataset_json(dataset_json)))
 
-
-def brats_regions_from_original_labels() -> dict[str, tuple[int, ...]]:
-    """The BraTS regions in the challenge's own labels (1 necrosis, 2 edema, 4 enhancing), for reference."""
-    return {"whole tumor": (1, 2, 4), "tumor core": (1, 4), "enhancing tumor": (4,)}

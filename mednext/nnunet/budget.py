@@ -29,7 +29,7 @@ from os.path import join
 import torch
 from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 
-__all__ = ["Budget", "BudgetedTrainer", "RUN_RECORD", "read_run_record"]
+__all__ = ["Budget", "BudgetedTrainer", "RUN_RECORD", "record_from_checkpoint"]
 
 RUN_RECORD = "run_record.json"
 
@@ -136,12 +136,6 @@ def _dist_version(name: str) -> str | None:
         return version(name)
     except PackageNotFoundError:
         return None
-
-
-def read_run_record(fold_folder: str) -> dict:
-    """The run record of one trained fold (``nnUNet_results/.../fold_N``)."""
-    with open(join(fold_folder, RUN_RECORD)) as f:
-        return json.load(f)
 
 
 def record_from_checkpoint(fold_folder: str, trainer: str) -> dict:

@@ -14,11 +14,14 @@ logging.getLogger("fvcore").setLevel(logging.ERROR)
 warnings.filterwarnings("ignore")
 size = int(snakemake.params.size)  # noqa: F821
 rows = []
+counted = {}  # one count per architecture: k5 and k5_upkern (B k3 and B k3 twice) share one
 for key in snakemake.params.models:  # noqa: F821
     spec = model_spec(key)
     if spec.family == "MedNeXt":
-        c = mednext_complexity(spec.variant, spec.kernel_size, size=size,
-                               residual_resampling=not key.endswith("_noresresample"))
+        arch = (spec.variant, spec.kernel_size, not key.endswith("_noresresample"))
+        if arch not in counted:
+            counted[arch] = mednext_complexity(spec.variant, spec.kernel_size, size=size, residual_resampling=arch[2])
+        c = counted[arch]
         row = {"params_m": c.params_m, "gflops": c.gflops, "published_params_m": c.published_params_m,
                "published_gflops": c.published_gflops}
     else:
