@@ -44,6 +44,7 @@ def _child(cfg: dict) -> dict:
     import torch
 
     torch.manual_seed(SEED)
+    torch.backends.cudnn.benchmark = cfg.get("cudnn_benchmark", False)
     device = torch.device(cfg["device"])
     model = _build(cfg["impl"], cfg["variant"], cfg["kernel"], cfg["in_channels"], cfg["num_classes"],
                    cfg["deep_supervision"], cfg["checkpointing"]).to(device).train()
@@ -121,6 +122,8 @@ def main(argv=None) -> int:
                    help="ours only: gradient checkpointing (official = on for M and L); MONAI has none")
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--compile", action="store_true", help="torch.compile both models")
+    p.add_argument("--cudnn-benchmark", action="store_true",
+                   help="let cuDNN pick the fastest algorithms during warm-up (nnU-Net's trainer does)")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--iters", type=int, default=10)
     p.add_argument("--json", help="also write the results as JSON here")
@@ -143,6 +146,7 @@ def main(argv=None) -> int:
                            "in_channels": args.in_channels, "num_classes": args.num_classes,
                            "deep_supervision": args.deep_supervision, "checkpointing": args.checkpointing,
                            "channels_last": args.channels_last, "compile": args.compile,
+                           "cudnn_benchmark": args.cudnn_benchmark,
                            "warmup": args.warmup, "iters": args.iters}
                     proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(cfg)],
                                           capture_output=True, text=True)
@@ -152,14 +156,18 @@ def main(argv=None) -> int:
                         result = json.loads(proc.stdout.strip().splitlines()[-1])
                     rows.append({**cfg, **result})
                     _print_row(rows[-1])
+                    _write(args, env, rows)  # after every row: a run cut short keeps what it measured
     _print_ratios(rows)
+    return 0
+
+
+def _write(args, env: dict, rows: list[dict]) -> None:
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({"environment": env, "results": rows}, indent=2))
     if args.markdown:
         Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
         Path(args.markdown).write_text(_markdown(env, rows, args))
-    return 0
 
 
 def _print_row(r: dict) -> None:
@@ -190,7 +198,8 @@ def _markdown(env: dict, rows: list[dict], args) -> str:
     lines = [f"- {k}: {v}" for k, v in env.items()]
     lines += [f"- patch {args.patch}^3, batch {args.batch}, {args.num_classes} classes, deep supervision "
               f"{'on' if args.deep_supervision else 'off'}, checkpointing (ours) {args.checkpointing}, "
-              f"channels-last {args.channels_last}, compile {args.compile}, {args.iters} timed steps after "
+              f"channels-last {args.channels_last}, compile {args.compile}, cudnn.benchmark {args.cudnn_benchmark}, "
+              f"{args.iters} timed steps after "
               f"{args.warmup} warm-up", "",
               "| impl | variant | kernel | dtype | median ms/step | peak GiB | params (M) |", "|---|---|---|---|---|---|---|"]
     for r in rows:
