@@ -16,7 +16,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-__all__ = ["DatasetError", "check_raw_dataset", "main"]
+__all__ = ["DatasetError", "check_case", "check_raw_dataset", "main"]
 
 
 class DatasetError(ValueError):
@@ -40,6 +40,24 @@ def _declared_values(labels: dict) -> set[int]:
     return values
 
 
+def check_case(image_paths: list[Path], label_path: Path, allowed: set[int], fix: str = "") -> None:
+    """One case: readable files, images on the label's grid (shape and affine), known label values only."""
+    label = _load(label_path)
+    unknown = sorted(set(np.unique(np.asanyarray(label.dataobj)).tolist()) - set(allowed))
+    if unknown:
+        raise DatasetError(f"{label_path}: unknown label value(s) {unknown}; expected only {sorted(allowed)}. {fix}")
+    for image_path in image_paths:
+        if not Path(image_path).is_file():
+            raise DatasetError(f"{image_path}: missing image for the label {label_path}")
+        image = _load(image_path)
+        if image.shape[:3] != label.shape[:3]:
+            raise DatasetError(f"{image_path}: shape {image.shape} differs from its label {label_path} "
+                               f"{label.shape}; image and label must share one grid")
+        if not np.allclose(image.affine, label.affine, atol=1e-3):
+            raise DatasetError(f"{image_path}: spacing/orientation (affine) differs from its label "
+                               f"{label_path}; resample the label onto the image grid")
+
+
 def check_raw_dataset(folder: str | Path) -> dict:
     """Validate ``folder`` (``imagesTr``, ``labelsTr``, ``dataset.json``); returns a summary or raises."""
     folder = Path(folder).resolve()  # a linked user dataset is reported where the user keeps it
@@ -56,23 +74,8 @@ def check_raw_dataset(folder: str | Path) -> dict:
                            f"{meta['numTraining']}; make them agree")
     for label_path in labels:
         case = label_path.name[: -len(ending)]
-        label = _load(label_path)
-        data = np.asanyarray(label.dataobj)
-        unknown = sorted(set(np.unique(data).tolist()) - allowed)
-        if unknown:
-            raise DatasetError(f"{label_path}: unknown label value(s) {unknown}; dataset.json declares "
-                               f"{sorted(allowed)}. Fix the label map or the labels in dataset.json.")
-        for c in channels:
-            image_path = folder / "imagesTr" / f"{case}_{c:04d}{ending}"
-            if not image_path.is_file():
-                raise DatasetError(f"{image_path}: missing image for case {case} (channel {c})")
-            image = _load(image_path)
-            if image.shape[:3] != label.shape[:3]:
-                raise DatasetError(f"{image_path}: shape {image.shape} differs from its label {label_path} "
-                                   f"{label.shape}; image and label must share one grid")
-            if not np.allclose(image.affine, label.affine, atol=1e-3):
-                raise DatasetError(f"{image_path}: spacing/orientation (affine) differs from its label "
-                                   f"{label_path}; resample the label onto the image grid")
+        check_case([folder / "imagesTr" / f"{case}_{c:04d}{ending}" for c in channels], label_path, allowed,
+                   fix="Fix the label map or the labels in dataset.json.")
     return {"folder": str(folder), "cases": len(labels), "channels": len(channels), "labels": sorted(allowed)}
 
 

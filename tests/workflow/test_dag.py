@@ -38,15 +38,23 @@ def test_paper_dag_plans_without_data(workdir):
     assert counts["train_upkern_source"] == 4 * 4 * 5  # S/B/M/L k3 of every dataset and fold go first
     assert counts["evaluate"] == counts["oof_predictions"] == 4 * 17
     assert counts["table"] == counts["figures"] == 4
-    assert counts["real_dataset"] == 4 and counts["plan_mednext"] == 4
+    assert counts["download"] == counts["convert_dataset"] == 4 and counts["plan_mednext"] == 4
 
 
 def test_one_table_plans_the_btcv_chain(workdir):
     proc = _snakemake(workdir, "results/tables/btcv.csv", "-n", "--quiet", "rules")
     assert proc.returncode == 0, proc.stderr
     counts = _job_counts(proc.stdout + proc.stderr)
-    assert counts["real_dataset"] == 1 and counts["train"] + counts["train_upkern_source"] == 17 * 5
+    assert counts["download"] == counts["convert_dataset"] == counts["check_raw_dataset"] == 1
+    assert counts["train"] + counts["train_upkern_source"] == 17 * 5
     assert counts["table"] == 1
+    dag = _snakemake(workdir, "results/tables/btcv.csv", "-n", "--dag")
+    edges = {(a, b) for a, b in re.findall(r'(\d+) -> (\d+)', dag.stdout)}
+    names = dict(re.findall(r'(\d+)\[label = "(\w+)', dag.stdout))
+    chain = [("download", "convert_dataset"), ("convert_dataset", "check_raw_dataset"),
+             ("check_raw_dataset", "plan_nnunet")]
+    for parent, child in chain:
+        assert any(names[a] == parent and names[b] == child for a, b in edges), (parent, child)
 
 
 @pytest.mark.parametrize("child,parent", [("nnUNetTrainerMedNeXt_B_k5_UpKern", "nnUNetTrainerMedNeXt_B_k3"),

@@ -1,4 +1,6 @@
 # Stage 1, data: every dataset ends as an nnU-Net raw dataset ($nnUNet_raw/DatasetXXX_Name).
+# The paper's datasets: download (resumable, verified against config/checksums/) -> convert (safe
+# extraction, case-by-case checks); the phantom is generated; a user dataset is linked.
 
 PHANTOMS = [FOLDER[d] for d in DATASETS if "phantom" in ds_cfg(d)]
 USER = [FOLDER[d] for d in DATASETS if "path" in ds_cfg(d)]
@@ -42,21 +44,42 @@ rule link_user_dataset:
         "&& d=$(dirname {output}) && rmdir $d 2>/dev/null; ln -sfn {params.path} $d > {log} 2>&1"
 
 
-rule real_dataset:
+rule download:
+    output:
+        f"{DOWNLOADS}/{{dataset}}/download.json",
+    wildcard_constraints:
+        dataset="|".join(KEY_OF_FOLDER[f] for f in DOWNLOADED) or NONE,
+    params:
+        checksums=CHECKSUMS,
+        source=lambda wc: ds_cfg(wc.dataset).get("source", {}),
+    conda:
+        ENV
+    log:
+        f"{LOGS}/download/{{dataset}}.log",
+    benchmark:
+        f"{BENCH}/download/{{dataset}}.tsv"
+    script:
+        "../scripts/download_dataset.py"
+
+
+rule convert_dataset:
+    input:
+        lambda wc: f"{DOWNLOADS}/{KEY_OF_FOLDER[wc.ds]}/download.json",
     output:
         f"{RAW}/{{ds}}/dataset.json",
     wildcard_constraints:
         ds="|".join(DOWNLOADED) or NONE,
     params:
         dataset=lambda wc: KEY_OF_FOLDER[wc.ds],
+        downloads=DOWNLOADS,
     conda:
         ENV
     log:
-        f"{LOGS}/data/{{ds}}.log",
+        f"{LOGS}/convert_dataset/{{ds}}.log",
     benchmark:
-        f"{BENCH}/data/{{ds}}.tsv"
+        f"{BENCH}/convert_dataset/{{ds}}.tsv"
     script:
-        "../scripts/real_dataset.py"
+        "../scripts/convert_dataset.py"
 
 
 rule check_raw_dataset:

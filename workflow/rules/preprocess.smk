@@ -63,6 +63,7 @@ rule splits:
     params:
         shipped=lambda wc: f"config/splits/{KEY_OF_FOLDER[wc.ds]}.json",
         raw=lambda wc: f"{RAW}/{wc.ds}",
+        record=lambda wc: wc.ds in DOWNLOADED,  # the paper's datasets: the first run writes the file
     conda:
         ENV
     log:

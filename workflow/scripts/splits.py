@@ -1,20 +1,20 @@
-"""Pinned 5-fold splits (rule splits): the shipped file if there is one, else nnU-Net's own seeded split."""
+"""Pinned 5-fold splits (rule splits); see mednext.data.splits."""
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
-from nnunetv2.utilities.crossval_split import generate_crossval_split
+from mednext.data.splits import pinned_splits, raw_cases
+from mednext.data.validate import DatasetError
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
-shipped = Path(snakemake.params.shipped)  # noqa: F821
-out = Path(snakemake.output[0])  # noqa: F821
-if shipped.is_file():
-    shutil.copy(shipped, out)
-else:
-    dataset_json = json.loads((Path(snakemake.params.raw) / "dataset.json").read_text())  # noqa: F821
-    ending = dataset_json["file_ending"]
-    cases = sorted(p.name[: -len(ending)] for p in (Path(snakemake.params.raw) / "labelsTr").glob(f"*{ending}"))  # noqa: F821
-    splits = generate_crossval_split(cases, seed=12345, n_splits=5)  # nnU-Net's default split
-    out.write_text(json.dumps(splits, indent=2))
+log = open(snakemake.log[0], "w")  # noqa: F821 (snakemake is injected)
+sys.stderr = log
+try:
+    splits, how = pinned_splits(raw_cases(snakemake.params.raw), snakemake.params.shipped,  # noqa: F821
+                                write_if_missing=snakemake.params.record)  # noqa: F821
+except DatasetError as err:
+    print(f"error: {err}", file=log, flush=True)
+    sys.__stderr__.write(f"error: {err}\n")
+    raise SystemExit(1)
+Path(snakemake.output[0]).write_text(json.dumps(splits, indent=2))  # noqa: F821
+print(f"{how}: {snakemake.params.shipped}", file=log)  # noqa: F821

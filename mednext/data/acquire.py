@@ -1,0 +1,179 @@
+"""Download, verify, extract and convert the paper's four datasets (BTCV, AMOS22, KiTS19, BraTS21).
+
+Two steps, each one Snakemake rule (``workflow/rules/data.smk``) and one command:
+
+    python -m mednext.data.acquire download btcv            # -> resources/downloads/btcv/download.json
+    python -m mednext.data.acquire convert btcv resources/nnUNet_raw/Dataset001_BTCV
+
+``download`` fetches every file of the dataset into ``resources/downloads/<dataset>/`` (resumable;
+a file already there, e.g. placed by hand, is used as is), verifies each against
+``config/checksums/<dataset>.json`` (recording it there if no entry exists yet) and writes the
+manifest ``download.json`` last. ``convert`` extracts safely and converts case by case into an
+nnU-Net raw folder that appears only when complete. Sources (check their terms before use):
+
+=========  =======================================================================================
+btcv       Synapse syn3379050 ``RawData.zip`` (project syn3193805; account, token, accepted terms)
+amos22     Zenodo record 7262581 ``amos22.zip`` (direct download)
+kits19     labels: archive of github.com/neheller/kits19 at a pinned commit; imaging: one file per
+           case from the Hugging Face dataset its ``starter_code/get_imaging_v2.py`` uses
+brats21    Synapse syn25829067 ``BraTS2021_Training_Data.tar`` (accepted data use agreement)
+=========  =======================================================================================
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from mednext.data.archives import ArchiveError, safe_extract
+from mednext.data.convert import CONVERTERS, RawDatasetWriter
+from mednext.data.download import ChecksumRecord, DownloadError, fetch
+from mednext.data.synapse import CredentialsError, SynapseAccess, synapse_access
+from mednext.data.validate import DatasetError
+
+__all__ = ["KITS19_COMMIT", "SOURCES", "convert", "download", "main", "source_for"]
+
+KITS19_COMMIT = "456b293435b25303bbc7995f094f83a0afdff0eb"  # neheller/kits19 with starter_code/get_imaging_v2.py
+
+SOURCES: dict[str, dict] = {
+    "btcv": {"file": "RawData.zip", "synapse_id": "syn3379050",
+             "terms_url": "https://www.synapse.org/#!Synapse:syn3193805/wiki/217789"},
+    "amos22": {"file": "amos22.zip", "url": "https://zenodo.org/records/7262581/files/amos22.zip"},
+    "kits19": {"file": "kits19-labels.zip",
+               "labels_url": f"https://github.com/neheller/kits19/archive/{KITS19_COMMIT}.zip",
+               "imaging_url": "https://huggingface.co/datasets/neheller/KiTS-Challenge-Imaging/resolve/main/"
+                              "images/case_{case:05d}.nii.gz"},
+    "brats21": {"file": "BraTS2021_Training_Data.tar", "synapse_id": "syn25829067",
+                "terms_url": "https://www.synapse.org/#!Synapse:syn25829067/wiki/610863"},
+}
+ERRORS = (DownloadError, ArchiveError, CredentialsError, DatasetError)
+
+
+def source_for(dataset: str, overrides: dict | None = None) -> dict:
+    if dataset not in SOURCES:
+        raise DatasetError(f"no download source is known for dataset {dataset!r} (known: {', '.join(SOURCES)}); "
+                           "for your own data set datasets.<name>.path to an nnU-Net raw folder")
+    unknown = set(overrides or {}) - set(SOURCES[dataset])
+    if unknown:
+        raise DatasetError(f"datasets.{dataset}.source: unknown key(s) {sorted(unknown)}; "
+                           f"{dataset} takes {sorted(SOURCES[dataset])}")
+    return {**SOURCES[dataset], **(overrides or {})}
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def _kits19_cases(labels_zip: Path) -> list[int]:
+    """Case numbers that have a segmentation in the kits19 repository archive."""
+    try:
+        with zipfile.ZipFile(labels_zip) as zf:
+            names = zf.namelist()
+    except zipfile.BadZipFile as err:
+        raise ArchiveError(f"{labels_zip}: not a readable zip archive ({err}); delete it and run again") from err
+    return sorted({int(m.group(1)) for n in names if (m := re.search(r"data/case_(\d{5})/segmentation\.nii\.gz$", n))})
+
+
+def download(dataset: str, downloads: str | Path, checksums: str | Path, overrides: dict | None = None,
+             synapse: SynapseAccess | None = None, log=print) -> Path:
+    """Fetch and verify every file of ``dataset``; returns the manifest (written last)."""
+    src = source_for(dataset, overrides)
+    folder = Path(downloads) / dataset
+    folder.mkdir(parents=True, exist_ok=True)
+    record = ChecksumRecord(Path(checksums) / f"{dataset}.json")
+    files: dict[str, dict] = {}
+
+    def verified(name: str, path: Path, origin: str) -> None:
+        status = record.verify_or_record(name, path, origin)
+        files[name] = {"size": path.stat().st_size, "status": status}
+        log(f"{name}: {status} ({path.stat().st_size} bytes) against {record.path}")
+
+    main_file = folder / src["file"]
+    if main_file.is_file():
+        log(f"{main_file}: present (placed by hand or downloaded earlier), not downloading")
+    elif "synapse_id" in src:
+        access = synapse or synapse_access()
+        access.fetch(src["synapse_id"], src["file"], folder, terms_url=src["terms_url"])
+    else:
+        fetch(src.get("url") or src["labels_url"], main_file)
+    verified(src["file"], main_file, src.get("url") or src.get("labels_url") or f"synapse:{src['synapse_id']}")
+
+    if dataset == "kits19":
+        cases = _kits19_cases(main_file)
+        if not cases:
+            raise DatasetError(f"{main_file}: no data/case_XXXXX/segmentation.nii.gz inside; not the kits19 "
+                               "repository archive? Delete it and run again.")
+        for case in cases:
+            name = f"imaging/case_{case:05d}.nii.gz"
+            url = src["imaging_url"].format(case=case)
+            fetch(url, folder / name)
+            verified(name, folder / name, url)
+    manifest = folder / "download.json"
+    _write_json_atomic(manifest, {"dataset": dataset, "checksums": str(record.path), "files": files})
+    return manifest
+
+
+def convert(dataset: str, downloads: str | Path, out_dir: str | Path, keep_extracted: bool = False,
+            log=print) -> Path:
+    """Extract the verified download of ``dataset`` and convert it into the nnU-Net raw folder ``out_dir``."""
+    src = source_for(dataset)
+    folder = Path(downloads) / dataset
+    if not (folder / "download.json").is_file():
+        raise DatasetError(f"{folder / 'download.json'}: missing; run `python -m mednext.data.acquire download "
+                           f"{dataset}` first (the Snakemake rule 'download' does)")
+    extracted = safe_extract(folder / src["file"], folder / "extracted")
+    log(f"extracted {folder / src['file']} to {extracted}")
+    writer = RawDatasetWriter(out_dir, dataset)
+    try:
+        if dataset == "kits19":
+            CONVERTERS[dataset](extracted, writer, imaging=folder / "imaging")
+        else:
+            CONVERTERS[dataset](extracted, writer)
+    except BaseException:
+        writer.abort()
+        raise
+    log(f"converted {len(writer.cases)} cases into {out_dir}")
+    if not keep_extracted:
+        shutil.rmtree(extracted)
+    return Path(out_dir)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m mednext.data.acquire", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="step", required=True)
+    d = sub.add_parser("download", help="fetch and verify; writes <downloads>/<dataset>/download.json")
+    d.add_argument("dataset", choices=sorted(SOURCES))
+    d.add_argument("--downloads", default="resources/downloads")
+    d.add_argument("--checksums", default="config/checksums", help="folder of <dataset>.json checksum records")
+    d.add_argument("--source", default="{}", help="JSON object overriding the dataset's source (urls, ids)")
+    d.add_argument("--synapse-mirror", help="HTTP base serving <entity_id>/<file> instead of Synapse")
+    c = sub.add_parser("convert", help="extract and convert into an nnU-Net raw dataset folder")
+    c.add_argument("dataset", choices=sorted(SOURCES))
+    c.add_argument("out_dir")
+    c.add_argument("--downloads", default="resources/downloads")
+    c.add_argument("--keep-extracted", action="store_true")
+    args = p.parse_args(argv)
+    try:
+        if args.step == "download":
+            synapse = synapse_access(args.synapse_mirror) if args.synapse_mirror else None
+            print(download(args.dataset, args.downloads, args.checksums, json.loads(args.source), synapse))
+        else:
+            print(convert(args.dataset, args.downloads, args.out_dir, args.keep_extracted))
+    except ERRORS as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,87 @@
+"""Safe extraction of zip and tar archives.
+
+Every member is checked before anything is written: no absolute paths, no ``..`` components, no
+links (symbolic or hard) and no device files. Extraction goes to a hidden sibling folder that is
+renamed to the target only when every member was written, so a target folder that exists is
+always complete.
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import tarfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+__all__ = ["ArchiveError", "check_member_name", "safe_extract"]
+
+
+class ArchiveError(ValueError):
+    """An archive that is unsafe or damaged; the message names the archive, the member and the fix."""
+
+
+def check_member_name(archive: Path, name: str) -> None:
+    path = PurePosixPath(name.replace("\\", "/"))
+    if path.is_absolute() or name.startswith(("/", "\\")) or (path.parts and ":" in path.parts[0]):
+        raise ArchiveError(f"{archive}: member {name!r} has an absolute path; refusing to extract this archive. "
+                           "It is not the expected release: delete it and download it again.")
+    if ".." in path.parts:
+        raise ArchiveError(f"{archive}: member {name!r} points outside the extraction folder ('..'); refusing to "
+                           "extract this archive. It is not the expected release: delete it and download it again.")
+
+
+def _check_zip(archive: Path, zf: zipfile.ZipFile) -> None:
+    for info in zf.infolist():
+        check_member_name(archive, info.filename)
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            raise ArchiveError(f"{archive}: member {info.filename!r} is a symbolic link; refusing to extract links.")
+
+
+def _check_tar(archive: Path, tf: tarfile.TarFile) -> None:
+    for member in tf.getmembers():
+        check_member_name(archive, member.name)
+        if member.issym() or member.islnk():
+            raise ArchiveError(f"{archive}: member {member.name!r} is a link to {member.linkname!r}; refusing to "
+                               "extract links.")
+        if not (member.isfile() or member.isdir()):
+            raise ArchiveError(f"{archive}: member {member.name!r} is a device, FIFO or other special file; "
+                               "refusing to extract it.")
+
+
+def safe_extract(archive: str | Path, dest: str | Path) -> Path:
+    """Extract ``archive`` (zip or tar, optionally compressed) into the folder ``dest``; returns ``dest``.
+
+    An existing ``dest`` is taken as a complete earlier extraction and returned as is.
+    """
+    archive, dest = Path(archive), Path(dest)
+    if dest.is_dir():
+        return dest
+    tmp = dest.with_name(f".{dest.name}.extracting")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                _check_zip(archive, zf)
+                zf.extractall(tmp)
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as tf:
+                _check_tar(archive, tf)
+                if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4: the standard library checks again
+                    tf.extractall(tmp, filter="data")
+                else:  # pragma: no cover
+                    tf.extractall(tmp)
+        else:
+            raise ArchiveError(f"{archive}: neither a zip nor a tar archive (damaged or incomplete download?); "
+                               "delete it and download it again.")
+    except ArchiveError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError) as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ArchiveError(f"{archive}: damaged archive ({type(err).__name__}: {err}); delete it and download it "
+                           "again.") from err
+    tmp.replace(dest)
+    return dest

@@ -1,0 +1,155 @@
+"""Conversion of the extracted datasets to nnU-Net raw format, one checked case at a time.
+
+``RawDatasetWriter`` writes into a hidden ``.<DatasetXXX_Name>.partial`` folder beside the target
+and moves it into place only after every case was checked and ``dataset.json`` written, so an
+nnU-Net raw folder that exists is complete. Each case is checked before it is copied
+(``mednext.data.validate.check_case``: readable files, images on the label's grid, only the
+expected label values); a bad case stops the conversion with the case and file named.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from nnunetv2.dataset_conversion.generate_dataset_json import generate_dataset_json
+
+from mednext.data.validate import DatasetError, check_case
+
+__all__ = ["BTCV_LABELS", "CONVERTERS", "ConversionError", "RawDatasetWriter", "convert_amos22", "convert_brats21",
+           "convert_btcv", "convert_kits19"]
+
+BTCV_LABELS = {"background": 0, "spleen": 1, "right kidney": 2, "left kidney": 3, "gallbladder": 4, "esophagus": 5,
+               "liver": 6, "stomach": 7, "aorta": 8, "inferior vena cava": 9, "portal vein and splenic vein": 10,
+               "pancreas": 11, "right adrenal gland": 12, "left adrenal gland": 13}
+KITS19_LABELS = {"background": 0, "kidney": 1, "tumor": 2}
+BRATS_MODALITIES = ("t1", "t1ce", "t2", "flair")  # channel order of nnU-Net's Dataset137_BraTS21
+AMOS_FIRST_MRI_ID = 500  # AMOS22 case ids >= 500 are MRI; the paper's task is the CT part
+
+
+class ConversionError(DatasetError):
+    """A source folder that cannot be converted; the message names the case or file."""
+
+
+class RawDatasetWriter:
+    """Collects checked cases in a partial folder; ``finish`` writes dataset.json and moves it into place."""
+
+    def __init__(self, out_dir: str | Path, dataset: str):
+        self.out_dir, self.dataset = Path(out_dir), dataset
+        if (self.out_dir / "dataset.json").exists():
+            raise ConversionError(f"{self.out_dir} already holds a converted dataset; delete it to convert again")
+        if self.out_dir.is_dir() and any(self.out_dir.iterdir()):
+            raise ConversionError(f"{self.out_dir} exists without dataset.json (left over from something else?); "
+                                  "move it away and run again")
+        self.partial = self.out_dir.with_name(f".{self.out_dir.name}.partial")
+        shutil.rmtree(self.partial, ignore_errors=True)
+        (self.partial / "imagesTr").mkdir(parents=True)
+        (self.partial / "labelsTr").mkdir()
+        self.cases: list[str] = []
+
+    def add(self, case: str, images: Sequence[Path], label: Path, allowed: set[int],
+            write_label: Callable[[Path, Path], None] | None = None) -> None:
+        check_case(list(images), label, allowed,
+                   fix=f"Case {case} of {self.dataset} does not have the labels this dataset defines; the "
+                       "download may be damaged or a different release (delete it and download again).")
+        for channel, image in enumerate(images):
+            shutil.copyfile(image, self.partial / "imagesTr" / f"{case}_{channel:04d}.nii.gz")
+        (write_label or shutil.copyfile)(label, self.partial / "labelsTr" / f"{case}.nii.gz")
+        self.cases.append(case)
+
+    def finish(self, channel_names: dict, labels: dict, **dataset_json) -> Path:
+        if not self.cases:
+            raise ConversionError(f"no labelled cases found for {self.dataset}; is the download complete?")
+        generate_dataset_json(str(self.partial), channel_names=channel_names, labels=labels,
+                              num_training_cases=len(self.cases), file_ending=".nii.gz", **dataset_json)
+        if self.out_dir.is_dir():
+            self.out_dir.rmdir()  # empty (checked above); Snakemake creates the output's folder
+        self.partial.replace(self.out_dir)
+        return self.out_dir
+
+    def abort(self) -> None:
+        shutil.rmtree(self.partial, ignore_errors=True)
+
+
+def _one(root: Path, pattern: str, what: str) -> Path:
+    found = sorted(root.glob(pattern))
+    if len(found) != 1:
+        raise ConversionError(f"{root}: expected one {what} ({pattern}), found {len(found)}; is this the "
+                              "expected archive?")
+    return found[0]
+
+
+def convert_btcv(extracted: Path, writer: RawDatasetWriter) -> None:
+    """``RawData/Training/{img,label}/{img,label}NNNN.nii.gz`` (Synapse syn3379050) -> BTCV_NNNN."""
+    training = _one(extracted, "**/Training/img", "Training/img folder").parent
+    images = {re.sub(r"\D", "", p.name): p for p in (training / "img").glob("img*.nii.gz")}
+    labels = {re.sub(r"\D", "", p.name): p for p in (training / "label").glob("label*.nii.gz")}
+    if set(images) != set(labels):
+        odd = sorted(set(images) ^ set(labels))
+        raise ConversionError(f"{training}: cases {odd} have an image or a label but not both")
+    for number in sorted(labels):
+        writer.add(f"BTCV_{number}", [images[number]], labels[number], set(BTCV_LABELS.values()))
+    writer.finish({0: "CT"}, BTCV_LABELS, dataset_name=writer.out_dir.name,
+                  reference="https://www.synapse.org/#!Synapse:syn3193805",
+                  license="Synapse terms of use of syn3193805 (registration, research use)")
+
+
+def convert_amos22(extracted: Path, writer: RawDatasetWriter) -> None:
+    """``amos22/`` of Zenodo 7262581: the labelled CT cases of training and validation (ids < 500).
+
+    As nnU-Net's ``Dataset218_Amos2022_task1`` does: the post-challenge release has labels for the
+    validation cases too, so both labelled parts form the cross-validation pool.
+    """
+    base = _one(extracted, "**/imagesTr", "imagesTr folder").parent
+    meta = json.loads((base / "dataset.json").read_text())
+    labels = {name: int(value) for value, name in meta["labels"].items()}
+    for part in ("training", "validation"):
+        for entry in meta.get(part, []):
+            image = base / entry["image"]
+            case = image.name[: -len(".nii.gz")]
+            if int(case.split("_")[-1]) >= AMOS_FIRST_MRI_ID:
+                continue
+            label = base / entry["label"] if entry.get("label") else base / f"labels{part[:2].title()}" / image.name
+            writer.add(case, [image], label, set(labels.values()))
+    writer.finish({0: "CT"}, labels, dataset_name=writer.out_dir.name,
+                  reference="https://amos22.grand-challenge.org/", release="https://zenodo.org/records/7262581",
+                  overwrite_image_reader_writer="NibabelIOWithReorient")
+
+
+def convert_kits19(extracted: Path, writer: RawDatasetWriter, imaging: Path) -> None:
+    """Labels ``data/case_XXXXX/segmentation.nii.gz`` of neheller/kits19 + ``imaging/case_XXXXX.nii.gz``."""
+    segmentations = sorted(extracted.glob("**/data/case_*/segmentation.nii.gz"))
+    for seg in segmentations:
+        case = seg.parent.name
+        writer.add(case, [imaging / f"{case}.nii.gz"], seg, set(KITS19_LABELS.values()))
+    writer.finish({0: "CT"}, KITS19_LABELS, dataset_name=writer.out_dir.name,
+                  reference="https://kits19.grand-challenge.org/",
+                  license="KiTS19 challenge data terms (https://kits19.grand-challenge.org/)")
+
+
+def convert_brats21(extracted: Path, writer: RawDatasetWriter) -> None:
+    """``BraTS2021_XXXXX/BraTS2021_XXXXX_{t1,t1ce,t2,flair,seg}.nii.gz`` -> nnU-Net's Dataset137 layout.
+
+    Labels 1/2/4 become 2/1/3 with nnU-Net's own converter, and dataset.json declares the
+    evaluation regions (whole tumor, tumor core, enhancing tumor) as nnU-Net's script does.
+    """
+    from nnunetv2.dataset_conversion.Dataset137_BraTS21 import copy_BraTS_segmentation_and_convert_labels_to_nnUNet
+
+    def write_label(src: Path, dst: Path) -> None:
+        copy_BraTS_segmentation_and_convert_labels_to_nnUNet(str(src), str(dst))
+
+    for seg in sorted(extracted.glob("**/BraTS2021_*_seg.nii.gz")):
+        case = seg.name[: -len("_seg.nii.gz")]
+        images = [seg.with_name(f"{case}_{m}.nii.gz") for m in BRATS_MODALITIES]
+        writer.add(case, images, seg, {0, 1, 2, 4}, write_label=write_label)
+    writer.finish({0: "T1", 1: "T1ce", 2: "T2", 3: "Flair"},
+                  {"background": 0, "whole tumor": (1, 2, 3), "tumor core": (2, 3), "enhancing tumor": (3,)},
+                  regions_class_order=(1, 2, 3), dataset_name=writer.out_dir.name,
+                  reference="https://www.synapse.org/#!Synapse:syn25829067",
+                  license="BraTS 2021 data use agreement (Synapse syn25829067)")
+
+
+CONVERTERS = {"btcv": convert_btcv, "amos22": convert_amos22, "kits19": convert_kits19, "brats21": convert_brats21}

@@ -1,0 +1,55 @@
+"""The pinned 5-fold splits every model of a dataset trains on (nnU-Net's ``splits_final.json``).
+
+The splits are nnU-Net's own (``generate_crossval_split``, seed 12345, sorted case ids) and are
+generated once: ``config/splits/<dataset>.json`` is shipped for datasets whose case list is known
+in advance (BTCV, KiTS19) and written by the first conversion for the others (commit it). A
+shipped file must list exactly the dataset's cases; a difference (another release, a missing
+case) stops the run instead of silently training on other folds.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from nnunetv2.utilities.crossval_split import generate_crossval_split
+
+from mednext.data.validate import DatasetError
+
+__all__ = ["SEED", "N_FOLDS", "make_splits", "pinned_splits", "raw_cases"]
+
+SEED, N_FOLDS = 12345, 5
+
+
+def raw_cases(raw_dir: str | Path) -> list[str]:
+    raw_dir = Path(raw_dir)
+    ending = json.loads((raw_dir / "dataset.json").read_text()).get("file_ending", ".nii.gz")
+    return sorted(p.name[: -len(ending)] for p in (raw_dir / "labelsTr").glob(f"*{ending}"))
+
+
+def make_splits(cases: list[str]) -> list[dict]:
+    return generate_crossval_split(sorted(cases), seed=SEED, n_splits=N_FOLDS)
+
+
+def pinned_splits(cases: list[str], shipped: str | Path, write_if_missing: bool) -> tuple[list[dict], str]:
+    """The splits for ``cases``: the shipped file (checked), or new ones (written there if asked)."""
+    shipped = Path(shipped)
+    if shipped.is_file():
+        splits = json.loads(shipped.read_text())
+        for i, fold in enumerate(splits):
+            if sorted(fold["train"] + fold["val"]) != sorted(cases):
+                listed = set(fold["train"]) | set(fold["val"])
+                extra, missing = sorted(listed - set(cases)), sorted(set(cases) - listed)
+                raise DatasetError(
+                    f"{shipped}: fold {i} does not cover exactly this dataset's {len(cases)} cases (listed but "
+                    f"absent: {extra[:5]}{'...' if len(extra) > 5 else ''}; present but unlisted: "
+                    f"{missing[:5]}{'...' if len(missing) > 5 else ''}). The dataset differs from the release the "
+                    "splits were made for: restore the missing cases, or delete the file to make new splits "
+                    "(results are then not comparable with earlier runs).")
+        return splits, "shipped"
+    splits = make_splits(cases)
+    if write_if_missing:
+        shipped.parent.mkdir(parents=True, exist_ok=True)
+        shipped.write_text(json.dumps(splits, indent=1) + "\n")
+        return splits, "generated and recorded"
+    return splits, "generated"

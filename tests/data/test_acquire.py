@@ -1,0 +1,295 @@
+"""Download -> verify -> extract -> convert for each dataset, from fake archives served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from mednext.data.acquire import convert, download
+from mednext.data.archives import ArchiveError, safe_extract
+from mednext.data.download import ChecksumError, DownloadError, sha256_of
+from mednext.data.synapse import CredentialsError, HttpMirrorAccess, SynapseClientAccess
+from mednext.data.validate import DatasetError, check_raw_dataset
+from tests.data import fakes
+
+
+class NoSynapse:
+    """A Synapse stand-in that fails the test if it is asked for anything."""
+
+    def fetch(self, *args, **kwargs):
+        raise AssertionError("Synapse must not be contacted")
+
+
+def _run(tmp_path: Path, dataset: str, folder: str, overrides=None, synapse=None):
+    dl, sums, raw = tmp_path / "downloads", tmp_path / "checksums", tmp_path / "raw" / folder
+    manifest = download(dataset, dl, sums, overrides, synapse=synapse, log=lambda *_: None)
+    out = convert(dataset, dl, raw, log=lambda *_: None)
+    return manifest, out, sums
+
+
+def _labels(path: Path) -> np.ndarray:
+    return np.asanyarray(nib.load(str(path)).dataobj)
+
+
+def test_btcv_from_synapse_mirror(tmp_path):
+    archive = fakes.btcv_zip()
+    with fakes.LocalServer({"/syn3379050/RawData.zip": archive}) as srv:
+        manifest, out, sums = _run(tmp_path, "btcv", "Dataset001_BTCV", synapse=HttpMirrorAccess(srv.base))
+    summary = check_raw_dataset(out)
+    assert summary["cases"] == 3 and summary["labels"] == list(range(14))
+    assert sorted(p.name for p in (out / "labelsTr").iterdir()) == ["BTCV_0001.nii.gz", "BTCV_0002.nii.gz",
+                                                                     "BTCV_0021.nii.gz"]
+    meta = json.loads((out / "dataset.json").read_text())
+    assert meta["labels"]["spleen"] == 1 and meta["labels"]["left adrenal gland"] == 13
+    # the copy is the source file, byte for byte
+    src = tmp_path / "x.zip"
+    src.write_bytes(archive)
+    ref = safe_extract(src, tmp_path / "ref")
+    assert (out / "imagesTr" / "BTCV_0021_0000.nii.gz").read_bytes() == \
+        (ref / "RawData/Training/img/img0021.nii.gz").read_bytes()
+    # the first download recorded the checksum; the manifest says so; extraction was cleaned up
+    record = json.loads((sums / "btcv.json").read_text())["files"]["RawData.zip"]
+    assert record == {"size": len(archive), "sha256": sha256_of(src), "source": "synapse:syn3379050"}
+    assert json.loads(manifest.read_text())["files"]["RawData.zip"]["status"] == "recorded"
+    assert not (tmp_path / "downloads" / "btcv" / "extracted").exists()
+    assert not list((tmp_path / "raw").glob(".*partial"))
+
+
+def test_manual_placement_is_used_and_verified(tmp_path):
+    archive = fakes.btcv_zip()
+    fakes.write(tmp_path / "downloads" / "btcv" / "RawData.zip", archive)
+    manifest, out, _ = _run(tmp_path, "btcv", "Dataset001_BTCV", synapse=NoSynapse())
+    assert check_raw_dataset(out)["cases"] == 3
+    # a second run against the recorded checksum verifies instead of recording
+    again = download("btcv", tmp_path / "downloads", tmp_path / "checksums", synapse=NoSynapse(), log=lambda *_: None)
+    assert json.loads(again.read_text())["files"]["RawData.zip"]["status"] == "verified"
+
+
+def test_amos22_ct_cases_of_training_and_validation(tmp_path):
+    with fakes.LocalServer({"/amos22.zip": fakes.amos_zip()}) as srv:
+        _, out, _ = _run(tmp_path, "amos22", "Dataset002_AMOS22", {"url": srv.url("/amos22.zip")})
+    cases = sorted(p.name for p in (out / "labelsTr").iterdir())
+    assert cases == ["amos_0001.nii.gz", "amos_0005.nii.gz", "amos_0008.nii.gz"]  # 0540 is MRI, 0002 unlabelled
+    meta = json.loads((out / "dataset.json").read_text())
+    assert meta["labels"]["spleen"] == 1 and len(meta["labels"]) == 16
+    assert meta["overwrite_image_reader_writer"] == "NibabelIOWithReorient"
+    assert check_raw_dataset(out)["cases"] == 3
+
+
+def test_kits19_labels_archive_and_imaging_per_case(tmp_path):
+    files = fakes.kits_files(cases=(0, 1))
+    with fakes.LocalServer(files) as srv:
+        overrides = {"labels_url": srv.url("/kits19.zip"), "imaging_url": srv.url("/imaging/case_{case:05d}.nii.gz")}
+        manifest, out, sums = _run(tmp_path, "kits19", "Dataset003_KiTS19", overrides)
+        requested = [p for p, _ in srv.requests]
+    assert "/imaging/case_00210.nii.gz" not in requested  # only labelled cases are fetched
+    assert sorted(json.loads(manifest.read_text())["files"]) == [
+        "imaging/case_00000.nii.gz", "imaging/case_00001.nii.gz", "kits19-labels.zip"]
+    assert sorted(json.loads((sums / "kits19.json").read_text())["files"]) == sorted(
+        json.loads(manifest.read_text())["files"])
+    assert sorted(p.name for p in (out / "imagesTr").iterdir()) == ["case_00000_0000.nii.gz", "case_00001_0000.nii.gz"]
+    assert (out / "imagesTr" / "case_00001_0000.nii.gz").read_bytes() == files["/imaging/case_00001.nii.gz"]
+    assert check_raw_dataset(out)["labels"] == [0, 1, 2]
+
+
+def test_brats21_labels_converted_with_nnunet_convention(tmp_path):
+    with fakes.LocalServer({"/syn25829067/BraTS2021_Training_Data.tar": fakes.brats_tar()}) as srv:
+        _, out, _ = _run(tmp_path, "brats21", "Dataset004_BraTS21", synapse=HttpMirrorAccess(srv.base))
+    meta = json.loads((out / "dataset.json").read_text())
+    assert meta["channel_names"] == {"0": "T1", "1": "T1ce", "2": "T2", "3": "Flair"}
+    assert meta["labels"]["whole tumor"] == [1, 2, 3] and meta["regions_class_order"] == [1, 2, 3]
+    src = tmp_path / "brats.tar"
+    src.write_bytes(fakes.brats_tar())
+    ref = safe_extract(src, tmp_path / "ref")
+    original = _labels(ref / "BraTS2021_00002" / "BraTS2021_00002_seg.nii.gz")
+    converted = _labels(out / "labelsTr" / "BraTS2021_00002.nii.gz")
+    # BraTS 2 (edema) -> 1, 1 (necrosis) -> 2, 4 (enhancing) -> 3
+    for before, after in ((0, 0), (2, 1), (1, 2), (4, 3)):
+        assert (original == before).sum() > 0 or before == 0
+        assert np.array_equal(converted == after, original == before)
+    assert (out / "imagesTr" / "BraTS2021_00002_0003.nii.gz").read_bytes() == \
+        (ref / "BraTS2021_00002" / "BraTS2021_00002_flair.nii.gz").read_bytes()
+    assert check_raw_dataset(out)["channels"] == 4
+
+
+def test_truncated_download_fails_then_resumes(tmp_path):
+    archive = fakes.amos_zip()
+    with fakes.LocalServer({"/amos22.zip": archive}) as srv:
+        srv.truncate_once.add("/amos22.zip")
+        overrides = {"url": srv.url("/amos22.zip")}
+        with pytest.raises(DownloadError, match=rf"stopped after {len(archive) // 2} of {len(archive)} bytes"):
+            download("amos22", tmp_path / "dl", tmp_path / "sums", overrides, log=lambda *_: None)
+        folder = tmp_path / "dl" / "amos22"
+        assert not (folder / "amos22.zip").exists() and not (folder / "download.json").exists()
+        assert (folder / "amos22.zip.part").stat().st_size == len(archive) // 2
+        assert not (tmp_path / "sums" / "amos22.json").exists()
+        with pytest.raises(DatasetError, match="download.json.*missing"):
+            convert("amos22", tmp_path / "dl", tmp_path / "raw" / "Dataset002_AMOS22", log=lambda *_: None)
+        download("amos22", tmp_path / "dl", tmp_path / "sums", overrides, log=lambda *_: None)
+        assert srv.requests[-1] == ("/amos22.zip", f"bytes={len(archive) // 2}-")  # resumed, not restarted
+    assert (folder / "amos22.zip").read_bytes() == archive and not (folder / "amos22.zip.part").exists()
+
+
+def test_wrong_checksum_names_file_and_writes_no_manifest(tmp_path):
+    sums = fakes.write(tmp_path / "sums" / "amos22.json", json.dumps(
+        {"files": {"amos22.zip": {"size": 123, "sha256": "0" * 64, "source": "x"}}}).encode())
+    before = sums.read_bytes()
+    with fakes.LocalServer({"/amos22.zip": fakes.amos_zip()}) as srv:
+        with pytest.raises(ChecksumError, match=r"amos22\.zip: size \d+ / sha256 [0-9a-f]{64} but .*records size 123"):
+            download("amos22", tmp_path / "dl", tmp_path / "sums", {"url": srv.url("/amos22.zip")}, log=lambda *_: None)
+    assert not (tmp_path / "dl" / "amos22" / "download.json").exists()
+    assert sums.read_bytes() == before  # the record is never overwritten by a mismatching file
+
+
+def test_cli_reports_checksum_error_without_traceback(tmp_path):
+    fakes.write(tmp_path / "dl" / "btcv" / "RawData.zip", b"not the release")
+    fakes.write(tmp_path / "sums" / "btcv.json", json.dumps(
+        {"files": {"RawData.zip": {"size": 1, "sha256": "1" * 64, "source": "x"}}}).encode())
+    proc = subprocess.run([sys.executable, "-m", "mednext.data.acquire", "download", "btcv", "--downloads",
+                           str(tmp_path / "dl"), "--checksums", str(tmp_path / "sums")], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"error: {tmp_path / 'dl' / 'btcv' / 'RawData.zip'}: size 15")
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("kind", ["dotdot", "absolute", "symlink"])
+def test_unsafe_tar_is_refused_and_nothing_is_written(tmp_path, kind):
+    members = {"BraTS2021_00000/BraTS2021_00000_t1.nii.gz": fakes.image(0)}
+    links = None
+    if kind == "dotdot":
+        members["BraTS2021_00000/../../escaped.txt"] = b"x"
+    elif kind == "absolute":
+        members["/tmp/escaped.txt"] = b"x"
+    else:
+        links = {"BraTS2021_00000/link": "/etc/passwd"}
+    fakes.write(tmp_path / "dl" / "brats21" / "BraTS2021_Training_Data.tar", fakes.tar_bytes(members, links))
+    download("brats21", tmp_path / "dl", tmp_path / "sums", synapse=NoSynapse(), log=lambda *_: None)
+    out = tmp_path / "raw" / "Dataset004_BraTS21"
+    with pytest.raises(ArchiveError, match=r"BraTS2021_Training_Data\.tar: member .*(outside|absolute|link)"):
+        convert("brats21", tmp_path / "dl", out, log=lambda *_: None)
+    assert not (tmp_path / "escaped.txt").exists() and not Path("/tmp/escaped.txt").exists()
+    assert not out.exists() and not (tmp_path / "dl" / "brats21" / "extracted").exists()
+    assert not list((tmp_path / "dl" / "brats21").glob(".*extracting"))
+
+
+def test_zip_with_dotdot_is_refused(tmp_path):
+    archive = fakes.write(tmp_path / "a.zip", fakes.zip_bytes({"ok.txt": b"1", "../evil.txt": b"2"}))
+    with pytest.raises(ArchiveError, match=r"'\.\./evil\.txt' points outside"):
+        safe_extract(archive, tmp_path / "out")
+    assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "out").exists()
+
+
+def test_unexpected_label_value_names_the_case_and_leaves_nothing(tmp_path):
+    fakes.write(tmp_path / "downloads" / "btcv" / "RawData.zip", fakes.btcv_zip(bad_label=20))
+    with pytest.raises(DatasetError, match=r"label0021\.nii\.gz: unknown label value\(s\) \[20\].*Case BTCV_0021"):
+        _run(tmp_path, "btcv", "Dataset001_BTCV", synapse=NoSynapse())
+    raw = tmp_path / "raw"
+    assert not (raw / "Dataset001_BTCV").exists()
+    assert not raw.exists() or not list(raw.iterdir())  # no partial folder either
+
+
+def test_missing_synapse_credentials_say_what_to_set(tmp_path, monkeypatch):
+    monkeypatch.delenv("SYNAPSE_AUTH_TOKEN", raising=False)
+    monkeypatch.delenv("MEDNEXT_SYNAPSE_MIRROR", raising=False)
+    access = SynapseClientAccess(config_file=tmp_path / "no-such-synapseConfig")
+    with pytest.raises(CredentialsError) as err:
+        download("brats21", tmp_path / "dl", tmp_path / "sums", synapse=access, log=lambda *_: None)
+    text = str(err.value)
+    assert "SYNAPSE_AUTH_TOKEN" in text and "https://www.synapse.org/#!Synapse:syn25829067/wiki/610863" in text
+    assert str(tmp_path / "dl" / "brats21") in text  # the manual-placement alternative
+    assert not (tmp_path / "dl" / "brats21" / "download.json").exists()
+
+
+def test_token_is_never_printed(tmp_path, monkeypatch, capsys):
+    """A client whose login error echoes the token: our message must not pass it on."""
+    secret = "syn-token-that-must-not-leak-1234567890"
+    fake = _FakeSynapseModules({}, project="syn3379050", refuse_login=f"bad token {secret}")
+    monkeypatch.setitem(sys.modules, "synapseclient", fake.synapseclient)
+    monkeypatch.setitem(sys.modules, "synapseutils", fake.synapseutils)
+    monkeypatch.setenv("SYNAPSE_AUTH_TOKEN", secret)
+    with pytest.raises(CredentialsError, match="SYNAPSE_AUTH_TOKEN is wrong or expired") as err:
+        download("btcv", tmp_path / "dl", tmp_path / "sums", synapse=SynapseClientAccess(tmp_path / "none"),
+                 log=print)
+    out = capsys.readouterr()
+    assert fake.logins == [secret]
+    assert secret not in str(err.value) and secret not in out.out + out.err
+    assert err.value.__cause__ is None and err.value.__suppress_context__  # no chained traceback shows it
+
+
+class _FakeSynapseModules:
+    """Stand-ins for ``synapseclient`` / ``synapseutils`` with the API this project calls (4.x)."""
+
+    def __init__(self, files: dict[str, tuple[str, bytes]], project: str, refuse: str | None = None,
+                 refuse_login: str | None = None):
+        import types
+
+        self.logins, self.files, self.refuse = [], files, refuse
+        outer = self
+
+        class File:
+            def __init__(self, path=None):
+                self.path = path
+
+        class Folder:
+            pass
+
+        class Synapse:
+            def __init__(self, skip_checks=False, silent=None):
+                pass
+
+            def login(self, email=None, silent=False, authToken=None):
+                outer.logins.append(authToken)
+                if refuse_login:
+                    raise RuntimeError(refuse_login)
+
+            def get(self, entity, downloadFile=True, downloadLocation=None, ifcollision=None):  # noqa: N803
+                if outer.refuse:
+                    raise RuntimeError(outer.refuse)
+                if entity == project:
+                    return Folder()
+                name, data = outer.files[entity]
+                if not downloadFile:
+                    return File()
+                path = Path(downloadLocation) / name
+                path.write_bytes(data)
+                return File(str(path))
+
+        def walk(syn, synId, includeTypes=None):  # noqa: N803
+            assert synId == project and includeTypes == ["file"]
+            yield (project, project), [], [(name, fid) for fid, (name, _) in outer.files.items()]
+
+        self.synapseclient = types.SimpleNamespace(Synapse=Synapse, File=File)
+        self.synapseutils = types.SimpleNamespace(walk=walk)
+
+
+def test_synapse_client_finds_the_file_in_the_project_and_logs_in_with_the_token(tmp_path, monkeypatch):
+    tar = fakes.brats_tar()
+    fake = _FakeSynapseModules({"syn999": ("BraTS2021_Training_Data.tar", tar), "syn998": ("other.txt", b"x")},
+                               project="syn25829067")
+    monkeypatch.setitem(sys.modules, "synapseclient", fake.synapseclient)
+    monkeypatch.setitem(sys.modules, "synapseutils", fake.synapseutils)
+    monkeypatch.setenv("SYNAPSE_AUTH_TOKEN", "tok")
+    download("brats21", tmp_path / "dl", tmp_path / "sums", synapse=SynapseClientAccess(tmp_path / "none"),
+             log=lambda *_: None)
+    assert fake.logins == ["tok"]
+    folder = tmp_path / "dl" / "brats21"
+    assert (folder / "BraTS2021_Training_Data.tar").read_bytes() == tar
+    assert not (folder / ".synapse-download").exists()
+
+
+def test_synapse_refusal_points_to_the_terms(tmp_path, monkeypatch):
+    fake = _FakeSynapseModules({}, project="syn3379050", refuse="403 Client Error: Forbidden")
+    monkeypatch.setitem(sys.modules, "synapseclient", fake.synapseclient)
+    monkeypatch.setitem(sys.modules, "synapseutils", fake.synapseutils)
+    config = fakes.write(tmp_path / "synapseConfig", b"[authentication]\nauthtoken = abc\n")
+    monkeypatch.delenv("SYNAPSE_AUTH_TOKEN", raising=False)
+    with pytest.raises(CredentialsError, match=r"accept the data terms at https://www\.synapse\.org/#!Synapse:syn3193805"):
+        download("btcv", tmp_path / "dl", tmp_path / "sums", synapse=SynapseClientAccess(config), log=lambda *_: None)
+    assert fake.logins == [None]  # the config file's token: the client reads it itself
+    assert not (tmp_path / "dl" / "btcv" / "download.json").exists()
