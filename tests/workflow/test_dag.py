@@ -74,7 +74,7 @@ def test_demo_config_is_valid_and_small(workdir):
     proc = _snakemake(workdir, "-n", "--quiet", "rules", "--configfile", "config/demo.yaml")
     assert proc.returncode == 0, proc.stderr
     counts = _job_counts(proc.stdout + proc.stderr)
-    assert counts["train"] + counts["train_upkern_source"] == 9 and "real_dataset" not in counts
+    assert counts["train"] + counts["train_upkern_source"] == 9 and "download" not in counts
 
 
 def test_bad_config_is_refused_with_the_key_named(workdir, tmp_path):
