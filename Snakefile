@@ -2,6 +2,7 @@
 #   snakemake --cores 2 --configfile config/demo.yaml      # the synthetic phantom demo, on a laptop
 #   snakemake --profile slurm all                         # the paper's benchmark on a SLURM cluster
 #   snakemake results/tables/btcv.csv                     # one table
+#   snakemake paper/results.md                            # the text with every table and figure
 
 
 include: "workflow/rules/common.smk"
@@ -13,6 +14,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/complexity.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/paper.smk"
 
 
 rule all:
@@ -21,3 +23,4 @@ rule all:
         expand(f"{RESULTS}/tables/{{dataset}}.csv", dataset=DATASETS),
         expand(f"{RESULTS}/figures/{{dataset}}_{{kind}}.png", dataset=DATASETS, kind=FIGURES),
         f"{RESULTS}/tables/ablations.csv",
+        "paper/results.md",

@@ -5,6 +5,8 @@
   on all five outputs with weights 1, 1/2, 1/4, 1/8, 1/16 normalised to sum 1 (the official
   MedNeXt recipe). nnU-Net itself provides the rest: Dice+CE, grad-norm clip 12, AMP on GPU,
   ``torch.compile`` on GPU unless ``nnUNet_compile=f``, augmentation, sliding-window inference.
+  ``MEDNEXT_LR`` overrides the learning rate (the paper's KiTS19 kernel-5 runs used 1e-4; the
+  workflow sets it from the dataset's ``lr_k5``); the run record keeps the value used.
 * :class:`InitFromK3`: start training from the ``checkpoint_final.pth`` of the k3 trainer of
   the same variant, dataset, plans, configuration and fold, through :func:`mednext.upkern`
   (UpKern when the kernel grows; an exact copy for the "trained twice" control).
@@ -16,6 +18,7 @@ The named trainers (``nnUNetTrainerMedNeXt_B_k5_UpKern`` ...) are one-line subcl
 from __future__ import annotations
 
 import hashlib
+import os
 from os.path import isfile, join
 
 import numpy as np
@@ -31,10 +34,25 @@ from mednext.nnunet.plans import check_patch_size
 from mednext.scaling import create_mednext
 from mednext.upkern import upkern
 
-__all__ = ["nnUNetTrainerMedNeXt", "InitFromK3", "DEEP_SUPERVISION_WEIGHTS", "unwrap", "adamw_poly"]
+__all__ = ["DEEP_SUPERVISION_WEIGHTS", "InitFromK3", "adamw_poly", "learning_rate_from_env", "nnUNetTrainerMedNeXt",
+           "unwrap"]
 
 # scales 1, 1/2, 1/4, 1/8, 1/16
 DEEP_SUPERVISION_WEIGHTS = tuple(float(w) for w in np.array([1 / 2**i for i in range(5)]) / sum(1 / 2**i for i in range(5)))
+
+
+def learning_rate_from_env(default: float = 1e-3) -> float:
+    """``MEDNEXT_LR`` if set (a positive number), else ``default``."""
+    raw = os.environ.get("MEDNEXT_LR", "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise ValueError(f"environment variable MEDNEXT_LR={raw!r} must be a positive number (unset it for {default})")
+    return value
 
 
 def unwrap(network: nn.Module) -> nn.Module:
@@ -60,7 +78,7 @@ class nnUNetTrainerMedNeXt(BudgetedTrainer):
     def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
                  device: torch.device = torch.device("cuda")):
         super().__init__(plans, configuration, fold, dataset_json, device)
-        self.initial_lr = 1e-3
+        self.initial_lr = learning_rate_from_env(1e-3)
         self.weight_decay = 3e-5
 
     @classmethod

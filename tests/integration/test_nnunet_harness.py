@@ -177,7 +177,7 @@ def test_twice_trainer_starts_from_exact_k3(trained, monkeypatch, tmp_path):
 
 def test_recipe_optimizer_loss_and_deep_supervision(world, monkeypatch, tmp_path):
     from baselines.monai_trainers import nnUNetTrainerSwinUNETR
-    from mednext.nnunet.trainers.mednext_trainers import nnUNetTrainerMedNeXt_S_k3
+    from mednext.nnunet.trainers.mednext_trainers import nnUNetTrainerMedNeXt_S_k3, nnUNetTrainerMedNeXt_S_k5
 
     trainer = _trainer_instance(world, monkeypatch, nnUNetTrainerMedNeXt_S_k3, tmp_path)
     opt = trainer.optimizer
@@ -196,6 +196,15 @@ def test_recipe_optimizer_loss_and_deep_supervision(world, monkeypatch, tmp_path
     swin = _trainer_instance(world, monkeypatch, nnUNetTrainerSwinUNETR, tmp_path, SMALL_SWIN)
     assert not swin.enable_deep_supervision
     assert swin.optimizer.param_groups[0]["lr"] == 1e-4 and isinstance(swin.optimizer, torch.optim.AdamW)
+
+    monkeypatch.setenv("MEDNEXT_LR", "1e-4")  # the paper's KiTS19 k5 setting, set by the workflow
+    k5 = _trainer_instance(world, monkeypatch, nnUNetTrainerMedNeXt_S_k5, tmp_path)
+    assert k5.initial_lr == 1e-4 and k5.optimizer.param_groups[0]["lr"] == 1e-4
+    monkeypatch.setenv("MEDNEXT_LR", "fast")
+    with pytest.raises(ValueError, match="MEDNEXT_LR='fast' must be a positive number"):
+        nnUNetTrainerMedNeXt_S_k5(world.plans_json() | {"continue_training": False}, SMALL, 0,
+                                  json.loads((world.preprocessed / DATASET / "dataset.json").read_text()),
+                                  torch.device("cpu"))
 
 
 def test_trainer_name_typo_is_a_clear_error(world):
@@ -243,3 +252,22 @@ def test_swinunetr_refuses_a_patch_too_small(world):
         nnUNetTrainerSwinUNETR.build_network_architecture(pm, pm.get_configuration(SMALL), 1, 5)
     net = nnUNetTrainerSwinUNETR.build_network_architecture(pm, pm.get_configuration(SMALL_SWIN), 1, 5)
     assert sum(p.numel() for p in net.parameters()) > 1e6
+
+
+def test_nnunet_complexity_counts_the_planned_network(trained):
+    """nnU-Net's own network, rebuilt from the dataset's plans, has exactly the trained checkpoint's weights."""
+    from mednext.complexity import nnunet_complexity
+
+    plans = trained.preprocessed / DATASET / "nnUNetPlans.json"
+    dataset_json = trained.preprocessed / DATASET / "dataset.json"
+    ckpt = torch.load(trained.fold_dir("nnUNetTrainerBudget", "3d_fullres", "nnUNetPlans") / "checkpoint_final.pth",
+                      map_location="cpu", weights_only=False)
+    # nnU-Net's state dict lists shared modules twice (decoder.encoder, all_modules): count each storage once
+    n_weights = sum({v.data_ptr(): v.numel() for v in ckpt["network_weights"].values()}.values())
+    small, large = (nnunet_complexity(str(plans), str(dataset_json), size=s) for s in (32, 64))
+    assert small["params_m"] * 1e6 == pytest.approx(n_weights, abs=0.5)
+    assert large["gflops"] == pytest.approx(8 * small["gflops"], rel=1e-6)  # convolutions only: FLOPs ~ voxels
+    strides = json.loads(plans.read_text())["configurations"]["3d_fullres"]["architecture"]["arch_kwargs"]
+    assert strides["strides"][1] == [2, 2, 2]  # the phantom's plans downsample by >= 4 per axis: 30^3 cannot pass
+    with pytest.raises(ValueError, match=r"nnUNetPlans\.json: nnU-Net's 3d_fullres network downsamples by"):
+        nnunet_complexity(str(plans), str(dataset_json), size=30)

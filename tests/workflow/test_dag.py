@@ -98,3 +98,16 @@ def test_lint_is_clean(workdir):
     proc = _snakemake(workdir, "--lint")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Lints for" not in proc.stdout + proc.stderr
+
+
+def test_kits19_kernel5_runs_get_the_papers_learning_rate(workdir):
+    target = ("resources/nnUNet_results/Dataset003_KiTS19/nnUNetTrainerMedNeXt_L_k5_UpKern__nnUNetPlans_MedNeXt__"
+              "3d_fullres/fold_1/checkpoint_final.pth")
+    proc = _snakemake(workdir, target, "-n", "-p", "--forceall")
+    assert proc.returncode == 0, proc.stderr
+    commands = [c for c in re.split(r"\n\s*\n", proc.stdout) if "nnUNetv2_train" in c]
+    lr = {re.search(r"-tr (\w+)", c).group(1): re.search(r"MEDNEXT_LR=(\S+)", c) for c in commands}
+    assert lr["nnUNetTrainerMedNeXt_L_k3"] is None  # k3 keeps the recipe's 1e-3
+    assert float(lr["nnUNetTrainerMedNeXt_L_k5_UpKern"].group(1)) == 1e-4
+    btcv = _snakemake(workdir, target.replace("Dataset003_KiTS19", "Dataset001_BTCV"), "-n", "-p", "--forceall")
+    assert "MEDNEXT_LR" not in btcv.stdout

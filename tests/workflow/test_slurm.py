@@ -51,6 +51,11 @@ def test_small_dag_runs_through_slurm_with_gpu_requests(tmp_path):
     assert proc.returncode == 0, log[-6000:]
     assert (tmp_path / "results" / "tables" / "phantom.csv").is_file()
     assert (tmp_path / "results" / "figures" / "phantom_scaling.png").is_file()
+    paper = (tmp_path / "paper" / "results.md").read_text()
+    assert paper.startswith("# MedNeXt benchmark: results (SYNTHETIC DATA)")
+    assert "](../results/figures/phantom_scaling.png)" in paper
+    nnunet = (tmp_path / "results" / "tables" / "complexity_nnunet_phantom.csv").read_text()
+    assert nnunet.startswith("model,label,params_m,gflops")
     # every job went through sbatch; the training job asked for the GPU, the others did not
     jobs = subprocess.run(["scontrol", "show", "job", "-o"], capture_output=True, text=True).stdout.splitlines()
     ours = [j for j in jobs if f"WorkDir={tmp_path}" in j]

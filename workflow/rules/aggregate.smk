@@ -5,7 +5,8 @@
 rule table:
     input:
         per_case=lambda wc: per_case_csvs(wc.dataset),
-        complexity=f"{RESULTS}/tables/complexity.csv",
+        complexity=lambda wc: [f"{RESULTS}/tables/complexity.csv"]
+        + ([f"{RESULTS}/tables/complexity_nnunet_{wc.dataset}.csv"] if REFERENCE_MODEL in models(wc.dataset) else []),
         records=lambda wc: run_records(wc.dataset),
     output:
         table=f"{RESULTS}/tables/{{dataset}}.csv",

@@ -100,6 +100,14 @@ def nnunet_env(dataset):
     return " ".join(f"{k}={v}" for k, v in env.items())
 
 
+def train_env(wc):
+    """nnunet_env plus the dataset's kernel-5 learning rate (lr_k5) for MedNeXt k5 trainers."""
+    dataset = KEY_OF_FOLDER[wc.ds]
+    lr = ds_cfg(dataset).get("lr_k5")
+    k5 = wc.trainer.startswith("nnUNetTrainerMedNeXt_") and "_k5" in wc.trainer
+    return nnunet_env(dataset) + (f" MEDNEXT_LR={lr}" if lr is not None and k5 else "")
+
+
 def res(rule_kind, key):
     table = config.get("resources", {})
     value = table.get(rule_kind, {}).get(key, table.get("default", {}).get(key))

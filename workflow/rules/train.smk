@@ -15,7 +15,7 @@ rule train:
         plans=r"nnUNetPlans[A-Za-z0-9_]*",
         configuration=r"3d_fullres(_p\d+)?",
     params:
-        env=lambda wc: nnunet_env(KEY_OF_FOLDER[wc.ds]),
+        env=train_env,
         id=lambda wc: ds_cfg(KEY_OF_FOLDER[wc.ds])["id"],
         device=NN.get("device", "cuda"),
     conda:

@@ -12,7 +12,8 @@ sm = snakemake  # noqa: F821
 per_case = pd.concat([read_per_case(p) for p in sm.input.per_case], ignore_index=True)
 folds_per_model = len(sm.input.records) // len(sm.params.models)
 model_of = {str(p): sm.params.models[i // folds_per_model] for i, p in enumerate(sm.input.records)}
-tables = dataset_tables(per_case, sm.params.labels, pd.read_csv(sm.input.complexity),
+complexity = pd.concat([pd.read_csv(p) for p in sm.input.complexity], ignore_index=True)
+tables = dataset_tables(per_case, sm.params.labels, complexity,
                         read_records(sm.input.records, model_of), synthetic=sm.params.synthetic)
 for name, path in (("table", sm.output.table), ("per_class", sm.output.per_class),
                    ("comparisons", sm.output.comparisons), ("ranks", sm.output.ranks)):

@@ -1,0 +1,173 @@
+"""The Markdown text a reader opens (``paper/results.md``): what was run, the tables inlined, the figures.
+
+Written from the tables and figures the workflow produced, never from anything else:
+
+    snakemake paper/results.md                     # as part of the DAG (rule paper)
+    python -m mednext.evaluation.report --results results --datasets btcv amos22 --out paper/results.md
+
+A run on synthetic data says so at the top and in every dataset section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["markdown_table", "render_paper", "write_paper", "main"]
+
+FIGURES = {"scaling": "Dice vs GFLOPs", "per_class": "Dice per class", "ablation": "Ablations (paired differences)",
+           "ranks": "Rank stability"}
+
+
+def _num(digits: int) -> Callable[[object], str]:
+    return lambda v: "" if pd.isna(v) else f"{float(v):.{digits}f}"
+
+
+def _pct(v) -> str:
+    return "" if pd.isna(v) else f"{100 * float(v):.2f}"
+
+
+def markdown_table(df: pd.DataFrame, columns: Mapping[str, str], formats: Mapping[str, Callable] | None = None) -> str:
+    """``df[columns]`` as a Markdown table; ``columns`` maps column -> header, ``formats`` column -> formatter."""
+    formats = formats or {}
+    lines = ["| " + " | ".join(columns.values()) + " |", "|" + "---|" * len(columns)]
+    for _, row in df.iterrows():
+        cells = [formats.get(c, lambda v: "" if pd.isna(v) else str(v))(row.get(c)) for c in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _mean_ci(row, metric: str) -> str:
+    if pd.isna(row[f"{metric}_mean"]):
+        return ""
+    return (f"{100 * row[f'{metric}_mean']:.2f} ± {100 * row[f'{metric}_sd']:.2f} "
+            f"[{100 * row[f'{metric}_ci_low']:.2f}, {100 * row[f'{metric}_ci_high']:.2f}]")
+
+
+def _dataset_section(key: str, name: str, tables: Path, figures: Path, out_dir: Path) -> list[str]:
+    table = pd.read_csv(tables / f"{key}.csv")
+    synthetic = bool(table["synthetic"].any())
+    table["dice_text"] = table.apply(_mean_ci, axis=1, metric="dice")
+    table["nsd_text"] = table.apply(_mean_ci, axis=1, metric="nsd")
+    lines = [f"## {name}{' (SYNTHETIC DATA)' if synthetic else ''}", ""]
+    if synthetic:
+        lines += ["> Synthetic phantom: these numbers show that the pipeline runs, not how any model performs on "
+                  "real images.", ""]
+    n_cases = int(table["n_cases"].max())
+    budgets = ", ".join(sorted({str(b) for b in table.get("budget_run", pd.Series(dtype=str)).dropna()}))
+    folds = ", ".join(sorted({str(int(f)) for f in table.get("folds_trained", pd.Series(dtype=float)).dropna()}))
+    lines += [f"{n_cases} cases evaluated (out-of-fold predictions of the folds trained); folds trained per model: "
+              f"{folds or 'not recorded'}; "
+              f"budget run (epochs x iterations): {budgets or 'not recorded'}. Dice and NSD in %, mean ± SD over "
+              "cases [95% bootstrap CI]; p: Wilcoxon signed-rank vs nnU-Net, Holm-corrected.", ""]
+    lines.append(markdown_table(
+        table, {"label": "model", "dice_text": "Dice", "nsd_text": "NSD", "dice_p_vs_nnunet_holm": "p vs nnU-Net",
+                "params_m": "params (M)", "gflops": "GFLOPs", "gflops_input_size": "GFLOPs input (N^3)",
+                "training_hours": "train h", "peak_gpu_memory_gib": "peak GPU GiB"},
+        {"dice_p_vs_nnunet_holm": _num(3), "params_m": _num(2), "gflops": _num(1), "training_hours": _num(2),
+         "peak_gpu_memory_gib": _num(1), "gflops_input_size": _num(0)}))
+    per_class = pd.read_csv(tables / f"{key}_per_class.csv")
+    labels = dict(zip(table["model"], table["label"]))
+    wide = per_class.pivot(index="region", columns="model", values="dice").reindex(columns=list(labels))
+    wide.columns = [labels[m] for m in wide.columns]
+    wide = wide.reset_index()
+    lines += ["", f"Dice per class (%), {name}:", "",
+              markdown_table(wide, {c: c for c in wide.columns}, {c: _pct for c in wide.columns if c != "region"})]
+    for kind, title in FIGURES.items():
+        png = figures / f"{key}_{kind}.png"
+        if png.is_file():
+            lines += ["", f"![{name}: {title}]({os.path.relpath(png, out_dir)})"]
+    return lines + [""]
+
+
+def render_paper(results: str | Path, datasets: Mapping[str, str], out_dir: str | Path = "paper",
+                 today: str | None = None) -> str:
+    """The Markdown text for ``datasets`` (key -> display name) from ``results/tables`` and ``results/figures``."""
+    results, out_dir = Path(results), Path(out_dir)
+    tables, figures = results / "tables", results / "figures"
+    synthetic = any(pd.read_csv(tables / f"{k}.csv")["synthetic"].any() for k in datasets)
+    versions = ", ".join(f"{p} {_version(p)}" for p in ("mednext-bench", "nnunetv2", "torch", "monai"))
+    lines = ["# MedNeXt benchmark: results" + (" (SYNTHETIC DATA)" if synthetic else ""), ""]
+    if synthetic:
+        lines += ["> **Synthetic data.** Some or all datasets below are the synthetic phantom of the demo; their "
+                  "numbers say nothing about MedNeXt or any baseline on real images.", ""]
+    lines += [f"Generated {today or dt.date.today().isoformat()} by `mednext.evaluation.report` from the workflow's "
+              f"tables and figures ({versions}). Every model was trained with nnU-Net v2 as the harness on the same "
+              "pinned 5-fold splits and evaluated on its out-of-fold predictions at the original image spacing. "
+              "How each number is computed: `paper/README.md`.", ""]
+    for key, name in datasets.items():
+        lines += _dataset_section(key, name, tables, figures, out_dir)
+    if (tables / "ablations.csv").is_file():
+        ab = pd.read_csv(tables / "ablations.csv")
+        if len(ab):
+            lines += ["## Ablations", "", "Paired differences in Dice (%; model minus reference) with 95% bootstrap "
+                      "CI and Holm-corrected Wilcoxon p.", "",
+                      markdown_table(ab, {"dataset": "dataset", "model": "model", "reference": "reference",
+                                          "metric": "metric", "mean_diff": "difference", "ci_low": "CI low",
+                                          "ci_high": "CI high", "p_holm": "p (Holm)", "n_pairs": "cases"},
+                                     {"mean_diff": _pct, "ci_low": _pct, "ci_high": _pct, "p_holm": _num(3)}), ""]
+    if (tables / "published_comparison.csv").is_file():
+        pub = pd.read_csv(tables / "published_comparison.csv")
+        lines += ["## Beside published numbers", "",
+                  "Published 5-fold Dice (%) with its source, next to ours where we have run the same dataset "
+                  "and model (ours: Dice of this run; empty where not run).", "",
+                  markdown_table(pub, {"dataset": "dataset", "model": "model", "published_dice": "published Dice",
+                                       "ours_dice": "our Dice", "ours_budget": "our budget", "source": "source"},
+                                 {"published_dice": _num(2), "ours_dice": _num(2)}), ""]
+    if (tables / "complexity.csv").is_file():
+        cx = pd.read_csv(tables / "complexity.csv")
+        lines += ["## Model size", "", "fvcore GFLOPs at a 1 x 1 x N^3 input; published: the official MedNeXt "
+                  "README (at 128^3 only). nnU-Net's own network depends on each dataset's plans and is listed in "
+                  "the dataset tables.", "",
+                  markdown_table(cx, {"label": "model", "input_size": "N", "params_m": "params (M)",
+                                      "gflops": "GFLOPs", "published_params_m": "published params (M)",
+                                      "published_gflops": "published GFLOPs"},
+                                 {"params_m": _num(2), "gflops": _num(1), "published_params_m": _num(2),
+                                  "published_gflops": _num(0)}), ""]
+    lines += ["## Regenerate", "", "```bash",
+              "snakemake --cores 8 all            # tables, figures and this file, from whatever is missing",
+              "snakemake paper/results.md         # this file only (rule paper)", "```", ""]
+    return "\n".join(lines)
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def write_paper(out: str | Path, results: str | Path, datasets: Mapping[str, str]) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    text = render_paper(results, datasets, out.parent)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, out)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m mednext.evaluation.report", description=__doc__.split("\n\n")[0])
+    p.add_argument("--results", default="results")
+    p.add_argument("--datasets", nargs="+", required=True, help="dataset keys (results/tables/<key>.csv)")
+    p.add_argument("--names", nargs="+", help="display names, one per dataset (default: the key)")
+    p.add_argument("--out", default="paper/results.md")
+    args = p.parse_args(argv)
+    names = args.names or args.datasets
+    if len(names) != len(args.datasets):
+        p.error("--names needs one name per dataset")
+    print(write_paper(args.out, args.results, dict(zip(args.datasets, names))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,56 @@
+"""paper/results.md: written from the tables and figures, with their numbers and the synthetic warning."""
+
+import numpy as np
+import pandas as pd
+
+from mednext.evaluation.figures import make_figures
+from mednext.evaluation.report import markdown_table, render_paper, write_paper
+from mednext.evaluation.tables import ablation_table, dataset_tables
+
+from .test_tables_figures import MODELS, _per_case
+
+
+def _results(tmp_path, synthetic: bool):
+    results = tmp_path / "results"
+    (results / "tables").mkdir(parents=True)
+    per_case = _per_case(np.random.default_rng(3))
+    labels = {m: m.replace("_", " ") for m in MODELS}
+    out = dataset_tables(per_case, labels, synthetic=synthetic, n_resamples=200)
+    for name in ("table", "per_class", "comparisons", "ranks"):
+        suffix = "" if name == "table" else f"_{name}"
+        out[name].to_csv(results / "tables" / f"d{suffix}.csv", index=False)
+    ablation_table({"d": out["comparisons"]}, {"d": out["table"]}).to_csv(results / "tables" / "ablations.csv",
+                                                                        index=False)
+    make_figures(out["table"], per_case, out["comparisons"], out["ranks"], results / "figures", "d", "Demo",
+                 synthetic)
+    return results, out
+
+
+def test_paper_inlines_the_tables_and_embeds_existing_figures(tmp_path):
+    results, out = _results(tmp_path, synthetic=False)
+    path = write_paper(tmp_path / "paper" / "results.md", results, {"d": "Demo"})
+    text = path.read_text()
+    assert "SYNTHETIC" not in text
+    row = out["table"].set_index("model").loc["mednext_B_k5_upkern"]
+    expected = (f"| mednext B k5 upkern | {100 * row.dice_mean:.2f} ± {100 * row.dice_sd:.2f} "
+                f"[{100 * row.dice_ci_low:.2f}, {100 * row.dice_ci_high:.2f}]")
+    assert expected in text
+    liver = out["per_class"].query("model == 'nnunet' and region == 'liver'")["dice"].item()
+    assert f"| liver | {100 * liver:.2f} |" in text
+    for kind in ("scaling", "per_class", "ablation", "ranks"):
+        link = f"](../results/figures/d_{kind}.png)"
+        assert link in text and (tmp_path / "paper" / link[2:-1]).resolve().is_file()
+    assert "## Ablations" in text and "mednext_B_k5_upkern | mednext_B_k5 | dice" in text
+
+
+def test_synthetic_results_say_so(tmp_path):
+    results, _ = _results(tmp_path, synthetic=True)
+    text = render_paper(results, {"d": "Demo"}, tmp_path / "paper")
+    assert text.startswith("# MedNeXt benchmark: results (SYNTHETIC DATA)")
+    assert "## Demo (SYNTHETIC DATA)" in text
+
+
+def test_markdown_table_formats_and_blanks_missing_values():
+    df = pd.DataFrame({"a": ["x", "y"], "b": [0.12345, np.nan]})
+    assert markdown_table(df, {"a": "A", "b": "B"}, {"b": lambda v: "" if pd.isna(v) else f"{v:.2f}"}) == \
+        "| A | B |\n|---|---|\n| x | 0.12 |\n| y |  |"
