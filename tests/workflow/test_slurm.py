@@ -34,7 +34,7 @@ def test_small_dag_runs_through_slurm_with_gpu_requests(tmp_path):
                    "num_processes": 1, "num_processes_da": 1, "device": "cpu", "compile": False},
         "results": "results",
         "complexity_input_size": 32,
-        "models": ["mednext_S_k3"],
+        "models": ["nnunet", "mednext_S_k3"],
         "datasets": {"phantom": {"id": 901, "name": "Phantom", "synthetic": True,
                                  "phantom": {"cases": 5, "seed": 1, "shape": [28, 28, 20], "spacing": [1, 1, 1.5]},
                                  "folds": [0], "patch": 32, "patch_swinunetr": 64,
@@ -67,5 +67,5 @@ def test_small_dag_runs_through_slurm_with_gpu_requests(tmp_path):
         rule = comment.group(1) if comment else name
         by_rule.setdefault(rule, []).append(line)
     gpu_jobs = [j for j in ours if re.search(r"gres/gpu[:=]1|gpu:1", j)]
-    assert len(gpu_jobs) == 1 and "train" in gpu_jobs[0], by_rule.keys()
+    assert len(gpu_jobs) == 2 and all("train" in j for j in gpu_jobs), by_rule.keys()  # nnU-Net and MedNeXt
     assert all(re.search(r"State=COMPLETED|JobState=COMPLETED", j) for j in ours)
