@@ -1,1 +1,8 @@
-"""Datasets: the synthetic phantom, and (separately) the real datasets' download and conversion."""
+"""Datasets: the synthetic phantom, and the paper's four datasets from download to nnU-Net raw format.
+
+* ``phantom``: the seeded synthetic CT-like dataset of the demo.
+* ``download`` (resumable, checksum record), ``archives`` (safe extraction), ``synapse`` (access
+  behind one interface), ``convert`` (case-by-case conversion), ``splits`` (pinned 5-fold
+  splits), ``acquire`` (the two steps as functions and a CLI).
+* ``validate``: the case-by-case check every raw dataset passes before planning.
+"""
