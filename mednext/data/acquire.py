@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -37,6 +35,7 @@ from mednext.data.convert import CONVERTERS, RawDatasetWriter
 from mednext.data.download import ChecksumRecord, DownloadError, fetch
 from mednext.data.synapse import CredentialsError, SynapseAccess, synapse_access
 from mednext.data.validate import DatasetError
+from mednext.files import write_text_atomic
 
 __all__ = ["KITS19_COMMIT", "SOURCES", "convert", "download", "main", "source_for"]
 
@@ -65,13 +64,6 @@ def source_for(dataset: str, overrides: dict | None = None) -> dict:
         raise DatasetError(f"datasets.{dataset}.source: unknown key(s) {sorted(unknown)}; "
                            f"{dataset} takes {sorted(SOURCES[dataset])}")
     return {**SOURCES[dataset], **(overrides or {})}
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def _kits19_cases(labels_zip: Path) -> list[int]:
@@ -119,7 +111,8 @@ def download(dataset: str, downloads: str | Path, checksums: str | Path, overrid
             fetch(url, folder / name)
             verified(name, folder / name, url)
     manifest = folder / "download.json"
-    _write_json_atomic(manifest, {"dataset": dataset, "checksums": str(record.path), "files": files})
+    write_text_atomic(manifest, json.dumps({"dataset": dataset, "checksums": str(record.path), "files": files},
+                                           indent=2) + "\n")
     return manifest
 
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from mednext.files import write_text_atomic
 
 __all__ = ["ChecksumError", "ChecksumRecord", "DownloadError", "fetch", "sha256_of"]
 
@@ -136,8 +136,4 @@ class ChecksumRecord:
     def _write(self, name: str, entry: dict) -> None:
         data = {"note": "written by mednext.data.download: the first verified download of each file records it; "
                         "later downloads must match", "files": {**self.entries(), name: entry}}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, self.path)
+        write_text_atomic(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n")

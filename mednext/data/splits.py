@@ -15,6 +15,7 @@ from pathlib import Path
 from nnunetv2.utilities.crossval_split import generate_crossval_split
 
 from mednext.data.validate import DatasetError
+from mednext.files import write_text_atomic
 
 __all__ = ["SEED", "N_FOLDS", "make_splits", "pinned_splits", "raw_cases"]
 
@@ -49,7 +50,6 @@ def pinned_splits(cases: list[str], shipped: str | Path, write_if_missing: bool)
         return splits, "shipped"
     splits = make_splits(cases)
     if write_if_missing:
-        shipped.parent.mkdir(parents=True, exist_ok=True)
-        shipped.write_text(json.dumps(splits, indent=1) + "\n")
+        write_text_atomic(shipped, json.dumps(splits, indent=1) + "\n")
         return splits, "generated and recorded"
     return splits, "generated"

@@ -8,8 +8,6 @@ nsd, reference_voxels, predicted_voxels``. A metric may be NaN only where it is 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -17,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from mednext.evaluation.metrics import evaluate_case
+from mednext.files import write_text_atomic
 
 __all__ = ["COLUMNS", "PerCaseError", "evaluate_folder", "read_per_case", "write_atomic_csv"]
 
@@ -42,17 +41,7 @@ def evaluate_folder(pred_dir: str | Path, ref_dir: str | Path, case_folds: Mappi
 
 def write_atomic_csv(df: pd.DataFrame, path: str | Path) -> None:
     """Write a CSV so that a reader never sees a half-written file (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            df.to_csv(f, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    write_text_atomic(path, df.to_csv(index=False))
 
 
 def read_per_case(path: str | Path) -> pd.DataFrame:

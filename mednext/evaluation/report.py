@@ -13,12 +13,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
+
+from mednext.files import write_text_atomic
 
 __all__ = ["markdown_table", "render_paper", "write_paper", "main"]
 
@@ -146,13 +147,7 @@ def _version(package: str) -> str:
 
 def write_paper(out: str | Path, results: str | Path, datasets: Mapping[str, str]) -> Path:
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    text = render_paper(results, datasets, out.parent)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, out)
-    return out
+    return write_text_atomic(out, render_paper(results, datasets, out.parent))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
