@@ -29,21 +29,23 @@ from os.path import join
 import torch
 from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 
-__all__ = ["Budget", "BudgetedTrainer", "RUN_RECORD", "record_from_checkpoint"]
+__all__ = ["Budget", "BudgetedTrainer", "RUN_RECORD", "positive_from_env", "record_from_checkpoint"]
 
 RUN_RECORD = "run_record.json"
 
 
-def _positive_int_from_env(name: str, default: int) -> int:
+def positive_from_env(name: str, default: int | float, kind: type = int) -> int | float:
+    """``kind(os.environ[name])`` if the variable is set, else ``default``; anything not > 0 is an error."""
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
         value = 0
-    if value < 1:
-        raise ValueError(f"environment variable {name}={raw!r} must be a positive integer (unset it for {default})")
+    if not value > 0:
+        what = "integer" if kind is int else "number"
+        raise ValueError(f"environment variable {name}={raw!r} must be a positive {what} (unset it for {default})")
     return value
 
 
@@ -60,10 +62,10 @@ class Budget:
     def from_env(cls) -> Budget:
         d = cls()
         return cls(
-            num_epochs=_positive_int_from_env("MEDNEXT_NUM_EPOCHS", d.num_epochs),
-            iterations_per_epoch=_positive_int_from_env("MEDNEXT_ITERS_PER_EPOCH", d.iterations_per_epoch),
-            val_iterations_per_epoch=_positive_int_from_env("MEDNEXT_VAL_ITERS", d.val_iterations_per_epoch),
-            save_every=_positive_int_from_env("MEDNEXT_SAVE_EVERY", d.save_every),
+            num_epochs=positive_from_env("MEDNEXT_NUM_EPOCHS", d.num_epochs),
+            iterations_per_epoch=positive_from_env("MEDNEXT_ITERS_PER_EPOCH", d.iterations_per_epoch),
+            val_iterations_per_epoch=positive_from_env("MEDNEXT_VAL_ITERS", d.val_iterations_per_epoch),
+            save_every=positive_from_env("MEDNEXT_SAVE_EVERY", d.save_every),
         )
 
 

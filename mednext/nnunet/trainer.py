@@ -18,7 +18,6 @@ The named trainers (``nnUNetTrainerMedNeXt_B_k5_UpKern`` ...) are one-line subcl
 from __future__ import annotations
 
 import hashlib
-import os
 from os.path import isfile, join
 
 import numpy as np
@@ -29,30 +28,15 @@ from nnunetv2.training.lr_scheduler.polylr import PolyLRScheduler
 from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager, PlansManager
 from torch import nn
 
-from mednext.nnunet.budget import BudgetedTrainer
+from mednext.nnunet.budget import BudgetedTrainer, positive_from_env
 from mednext.nnunet.plans import check_patch_size
 from mednext.scaling import create_mednext
 from mednext.upkern import upkern
 
-__all__ = ["DEEP_SUPERVISION_WEIGHTS", "InitFromK3", "adamw_poly", "learning_rate_from_env", "nnUNetTrainerMedNeXt",
-           "unwrap"]
+__all__ = ["DEEP_SUPERVISION_WEIGHTS", "InitFromK3", "adamw_poly", "nnUNetTrainerMedNeXt", "unwrap"]
 
 # scales 1, 1/2, 1/4, 1/8, 1/16
 DEEP_SUPERVISION_WEIGHTS = tuple(float(w) for w in np.array([1 / 2**i for i in range(5)]) / sum(1 / 2**i for i in range(5)))
-
-
-def learning_rate_from_env(default: float = 1e-3) -> float:
-    """``MEDNEXT_LR`` if set (a positive number), else ``default``."""
-    raw = os.environ.get("MEDNEXT_LR", "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise ValueError(f"environment variable MEDNEXT_LR={raw!r} must be a positive number (unset it for {default})")
-    return value
 
 
 def unwrap(network: nn.Module) -> nn.Module:
@@ -78,7 +62,7 @@ class nnUNetTrainerMedNeXt(BudgetedTrainer):
     def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
                  device: torch.device = torch.device("cuda")):
         super().__init__(plans, configuration, fold, dataset_json, device)
-        self.initial_lr = learning_rate_from_env(1e-3)
+        self.initial_lr = positive_from_env("MEDNEXT_LR", 1e-3, float)
         self.weight_decay = 3e-5
 
     @classmethod
