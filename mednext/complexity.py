@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import logging
+import math
 import sys
 import warnings
 from collections.abc import Sequence
@@ -111,7 +112,7 @@ def nnunet_complexity(plans_file: str, dataset_json_file: str, configuration: st
                                      plans.get_label_manager(dataset_json).num_segmentation_heads,
                                      allow_init=False, deep_supervision=False)
     strides = cfg.network_arch_init_kwargs.get("strides", [])
-    total = [int(torch.tensor([s[a] if isinstance(s, (list, tuple)) else s for s in strides]).prod()) for a in range(3)]
+    total = [math.prod(s[a] if isinstance(s, (list, tuple)) else s for s in strides) for a in range(3)]
     if any(size % t for t in total):
         raise ValueError(f"{plans_file}: nnU-Net's {configuration} network downsamples by {total}; an input of "
                          f"{size}^3 does not divide by it. Count at a size that does (complexity_input_size).")

@@ -91,14 +91,15 @@ def download(dataset: str, downloads: str | Path, checksums: str | Path, overrid
         log(f"{name}: {status} ({path.stat().st_size} bytes) against {record.path}")
 
     main_file = folder / src["file"]
+    url = src.get("url") or src.get("labels_url")  # None: the file comes from Synapse
     if main_file.is_file():
         log(f"{main_file}: present (placed by hand or downloaded earlier), not downloading")
-    elif "synapse_id" in src:
+    elif url is None:
         access = synapse or synapse_access()
         access.fetch(src["synapse_id"], src["file"], folder, terms_url=src["terms_url"])
     else:
-        fetch(src.get("url") or src["labels_url"], main_file)
-    verified(src["file"], main_file, src.get("url") or src.get("labels_url") or f"synapse:{src['synapse_id']}")
+        fetch(url, main_file)
+    verified(src["file"], main_file, url or f"synapse:{src['synapse_id']}")
 
     if dataset == "kits19":
         cases = _kits19_cases(main_file)

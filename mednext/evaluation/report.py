@@ -52,8 +52,9 @@ def _mean_ci(row, metric: str) -> str:
             f"[{100 * row[f'{metric}_ci_low']:.2f}, {100 * row[f'{metric}_ci_high']:.2f}]")
 
 
-def _dataset_section(key: str, name: str, tables: Path, figures: Path, out_dir: Path) -> list[str]:
-    table = pd.read_csv(tables / f"{key}.csv")
+def _dataset_section(key: str, name: str, table: pd.DataFrame, tables: Path, figures: Path,
+                     out_dir: Path) -> list[str]:
+    table = table.copy()
     synthetic = bool(table["synthetic"].any())
     table["dice_text"] = table.apply(_mean_ci, axis=1, metric="dice")
     table["nsd_text"] = table.apply(_mean_ci, axis=1, metric="nsd")
@@ -93,7 +94,8 @@ def render_paper(results: str | Path, datasets: Mapping[str, str], out_dir: str 
     """The Markdown text for ``datasets`` (key -> display name) from ``results/tables`` and ``results/figures``."""
     results, out_dir = Path(results), Path(out_dir)
     tables, figures = results / "tables", results / "figures"
-    synthetic = any(pd.read_csv(tables / f"{k}.csv")["synthetic"].any() for k in datasets)
+    main_tables = {k: pd.read_csv(tables / f"{k}.csv") for k in datasets}
+    synthetic = any(t["synthetic"].any() for t in main_tables.values())
     versions = ", ".join(f"{p} {_version(p)}" for p in ("mednext-bench", "nnunetv2", "torch", "monai"))
     lines = ["# MedNeXt benchmark: results" + (" (SYNTHETIC DATA)" if synthetic else ""), ""]
     if synthetic:
@@ -104,7 +106,7 @@ def render_paper(results: str | Path, datasets: Mapping[str, str], out_dir: str 
               "pinned 5-fold splits and evaluated on its out-of-fold predictions at the original image spacing. "
               "How each number is computed: `paper/README.md`.", ""]
     for key, name in datasets.items():
-        lines += _dataset_section(key, name, tables, figures, out_dir)
+        lines += _dataset_section(key, name, main_tables[key], tables, figures, out_dir)
     if (tables / "ablations.csv").is_file():
         ab = pd.read_csv(tables / "ablations.csv")
         if len(ab):
