@@ -166,10 +166,6 @@ class LocalServer:
         return self.base + path
 
     @property
-    def files(self) -> dict[str, bytes]:
-        return self.httpd.files
-
-    @property
     def truncate_once(self) -> set[str]:
         return self.httpd.truncate_once
 
