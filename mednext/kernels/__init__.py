@@ -1,0 +1,199 @@
+"""Depthwise 3D convolutions with a choice of backend: PyTorch's own, or our Triton kernels.
+
+PyTorch sends a contiguous 5-D depthwise convolution to ATen's ``DepthwiseConv3d.cu`` (not to
+cuDNN), whose weight gradient re-reads the whole input ``k^3`` times; our Triton kernels
+(:mod:`mednext.kernels.triton_dwconv`) compute the same function tile by tile.
+
+Backends (``dwconv=`` of :func:`mednext.create_mednext`):
+
+* ``"torch"``: ``F.conv3d`` / ``F.conv_transpose3d``.
+* ``"triton"``: our kernels; needs a CUDA tensor (or ``TRITON_INTERPRET=1``, which runs them on
+  the CPU, slowly: for tests) and an fp32, bf16 or fp16 input.
+* ``"auto"`` (default): Triton for CUDA tensors of those dtypes when Triton imports, else PyTorch.
+
+The modules :class:`DepthwiseConv3d` and :class:`DepthwiseConvTranspose3d` are ``nn.Conv3d`` /
+``nn.ConvTranspose3d`` with the backend switch: same parameters, same state dict.
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "BACKENDS",
+    "DepthwiseConv3d",
+    "DepthwiseConvTranspose3d",
+    "depthwise_conv3d",
+    "depthwise_conv_transpose3d",
+    "resolve_backend",
+    "triton_available",
+]
+
+BACKENDS = ("auto", "torch", "triton")
+
+
+_TRITON: list[ModuleType | None] = []  # filled on first use: the kernel module, or None without Triton
+
+
+def _triton_module() -> ModuleType | None:
+    if not _TRITON:  # a plain cache (torch.compile warns about functools.cache while tracing)
+        try:
+            from mednext.kernels import triton_dwconv
+        except ImportError:
+            triton_dwconv = None
+        _TRITON.append(triton_dwconv)
+    return _TRITON[0]
+
+
+def triton_available() -> bool:
+    """Whether the Triton kernels import (Triton installed and usable with this torch)."""
+    return _triton_module() is not None
+
+
+def _interpreting() -> bool:
+    return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+
+
+def check_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise ValueError(f"dwconv backend must be one of {BACKENDS}, got {backend!r}")
+    return backend
+
+
+def resolve_backend(backend: str, device: torch.device | str, dtype: torch.dtype = torch.float32) -> str:
+    """The backend that runs for a tensor on ``device`` of ``dtype``: ``"torch"`` or ``"triton"``.
+
+    ``"auto"`` picks Triton only where it runs natively: CUDA, a supported dtype, Triton importable.
+    """
+    check_backend(backend)
+    if backend != "auto":
+        return backend
+    device = torch.device(device)
+    if device.type == "cuda" and dtype in (torch.float32, torch.bfloat16, torch.float16) and triton_available():
+        return "triton"
+    return "torch"
+
+
+def _check(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: int, padding: int) -> None:
+    """Refuse what the kernels do not compute, naming the problem (never a silent wrong result)."""
+    if x.ndim != 5:
+        raise ValueError(f"depthwise conv3d expects a 5-D input (N, C, D, H, W), got shape {tuple(x.shape)}")
+    channels, k = x.shape[1], weight.shape[-1]
+    if weight.ndim != 5 or weight.shape[1] != 1 or weight.shape[0] != channels:
+        raise ValueError(
+            f"depthwise weight must have shape (C, 1, k, k, k) with C = {channels} input channels (groups = C), "
+            f"got {tuple(weight.shape)}"
+        )
+    if weight.shape[2:] != (k, k, k) or k % 2 == 0:
+        raise ValueError(f"the Triton depthwise kernels take a cubic odd kernel, got {tuple(weight.shape[2:])}")
+    mod = _triton_module()
+    if mod is None:
+        raise ValueError("dwconv='triton' needs Triton, which does not import here; use dwconv='torch' or 'auto'")
+    if x.dtype not in mod.SUPPORTED_DTYPES:
+        raise ValueError(f"the Triton depthwise kernels take fp32, bf16 or fp16 inputs, got {x.dtype}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.dtype != x.dtype:
+            raise ValueError(f"{name} dtype {t.dtype} does not match the input's {x.dtype}; cast both to one dtype")
+        if t is not None and t.device != x.device:
+            raise ValueError(f"{name} is on {t.device}, the input on {x.device}")
+    if bias is not None and tuple(bias.shape) != (channels,):
+        raise ValueError(f"bias must have shape ({channels},), got {tuple(bias.shape)}")
+    if not (isinstance(stride, int) and stride >= 1 and isinstance(padding, int) and padding >= 0):
+        raise ValueError(f"stride must be a positive int and padding a non-negative int, got {stride!r}, {padding!r}")
+    if x.device.type != "cuda" and not _interpreting():
+        raise ValueError(
+            f"dwconv='triton' runs on CUDA tensors (got {x.device}); set TRITON_INTERPRET=1 before importing "
+            "mednext to run the kernels on the CPU (slow, for tests), or use dwconv='auto'"
+        )
+
+
+def _compute_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype a convolution of ``x`` computes in: the autocast dtype inside an autocast region."""
+    device = x.device.type
+    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else x.dtype
+
+
+def _autocast(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):
+    """What autocast would do to a convolution's operands (custom ops are not autocast by torch)."""
+    device = x.device.type
+    if not torch.is_autocast_enabled(device):
+        return x, weight, bias
+    dtype = torch.get_autocast_dtype(device)
+    return x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype)
+
+
+def depthwise_conv3d(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, stride: int = 1, padding: int = 0,
+    backend: str = "auto",
+) -> torch.Tensor:
+    """``F.conv3d(x, weight, bias, stride, padding, groups=C)`` through the chosen backend."""
+    if resolve_backend(backend, x.device, _compute_dtype(x)) == "torch":
+        return F.conv3d(x, weight, bias, stride, padding, groups=x.shape[1])
+    x, weight, bias = _autocast(x, weight, bias)
+    _check(x, weight, bias, stride, padding)
+    return _triton_module().dwconv3d(x.contiguous(), weight.contiguous(), bias, stride, padding)
+
+
+def depthwise_conv_transpose3d(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, stride: int = 1, padding: int = 0,
+    backend: str = "auto",
+) -> torch.Tensor:
+    """``F.conv_transpose3d(x, weight, bias, stride, padding, groups=C)`` through the chosen backend."""
+    if resolve_backend(backend, x.device, _compute_dtype(x)) == "torch":
+        return F.conv_transpose3d(x, weight, bias, stride, padding, groups=x.shape[1])
+    x, weight, bias = _autocast(x, weight, bias)
+    _check(x, weight, bias, stride, padding)
+    k = weight.shape[-1]
+    size = [(s - 1) * stride - 2 * padding + k for s in x.shape[2:]]
+    return _triton_module().dwconv3d_transpose(x.contiguous(), weight.contiguous(), bias, stride, padding, size)
+
+
+def _cubic_int(value, name: str) -> int:
+    values = set(value) if isinstance(value, tuple) else {value}
+    if len(values) != 1:
+        raise ValueError(f"the depthwise layers take the same {name} along every axis, got {value}")
+    return int(values.pop())
+
+
+class DepthwiseConv3d(nn.Conv3d):
+    """Depthwise ``nn.Conv3d`` (groups = channels) whose forward runs on the chosen backend.
+
+    Args:
+        channels: C, input and output channels.
+        kernel_size: k (odd), the same along each axis.
+        stride: 1 or the down blocks' 2.
+        padding: usually ``kernel_size // 2``.
+        backend: ``"auto"``, ``"torch"`` or ``"triton"`` (see :mod:`mednext.kernels`); an attribute
+            that may be changed after construction.
+    """
+
+    def __init__(self, channels: int, kernel_size: int, stride: int = 1, padding: int = 0, backend: str = "auto"):
+        super().__init__(channels, channels, kernel_size, stride=stride, padding=padding, groups=channels)
+        self.backend = check_backend(backend)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return depthwise_conv3d(x, self.weight, self.bias, _cubic_int(self.stride, "stride"),
+                                _cubic_int(self.padding, "padding"), self.backend)
+
+
+class DepthwiseConvTranspose3d(nn.ConvTranspose3d):
+    """Depthwise ``nn.ConvTranspose3d`` (groups = channels) whose forward runs on the chosen backend.
+
+    Output size ``(n - 1) * stride - 2 * padding + kernel_size`` per axis (no output padding).
+    Arguments as for :class:`DepthwiseConv3d`.
+    """
+
+    def __init__(self, channels: int, kernel_size: int, stride: int = 1, padding: int = 0, backend: str = "auto"):
+        super().__init__(channels, channels, kernel_size, stride=stride, padding=padding, groups=channels)
+        self.backend = check_backend(backend)
+
+    def forward(self, x: torch.Tensor, output_size=None) -> torch.Tensor:
+        if output_size is not None:
+            raise ValueError("DepthwiseConvTranspose3d has a fixed output size; output_size is not supported")
+        return depthwise_conv_transpose3d(x, self.weight, self.bias, _cubic_int(self.stride, "stride"),
+                                          _cubic_int(self.padding, "padding"), self.backend)

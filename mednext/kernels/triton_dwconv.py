@@ -1,0 +1,276 @@
+"""Depthwise 3D convolution in Triton: forward, input gradient, weight and bias gradient.
+
+Three kernels cover every depthwise convolution MedNeXt has, forward and backward:
+
+* ``_gather_kernel``: ``y[o] = b + sum_t w[t] * x[o * S - P + t]`` (a strided convolution). It is
+  the forward of ``Conv3d`` and the input gradient of ``ConvTranspose3d``.
+* ``_scatter_kernel``: ``y[o] = b + sum_{t, q: q * S - P + t = o} w[t] * x[q]`` (a transposed
+  convolution), computed as a gather: each program takes the outputs of one residue class
+  ``o = S * q' + r`` and visits only the taps ``t`` with ``(r + P - t) % S == 0``. It is the forward
+  of ``ConvTranspose3d`` and the input gradient of ``Conv3d``.
+* ``_weight_grad_kernel``: ``dw[t] = sum_o g[o] * a[o * S - P + t]`` with ``g`` on the coarse grid;
+  one partial sum per (sample, tile, channel, tap), written to a buffer and summed afterwards in a
+  fixed order: deterministic, no atomics. ``g = dy, a = x`` for ``Conv3d``, ``g = x, a = dy`` for
+  ``ConvTranspose3d``.
+
+Each program owns one (sample, channel) and a ``BD x BH x BW`` tile of outputs. For every tap it
+loads the shifted input tile (masked at the borders); the tile and its halo stay in L1/L2, so
+device memory sees each input about once. Inputs are fp32, bf16 or fp16; products accumulate in
+fp32; outputs take the input's dtype.
+
+The ops are registered with ``torch.library.triton_op`` (``mednext::dwconv3d``,
+``mednext::dwconv3d_transpose``, ``mednext::dwconv3d_weight_grad``), with autograd and
+shape-only fake implementations, so ``torch.compile`` traces through them without a graph break
+(Inductor sees the Triton kernels themselves).
+
+Import this module only through :mod:`mednext.kernels` (lazily): Triton reads ``TRITON_INTERPRET``
+when the kernels are defined, i.e. at import.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+from torch.library import triton_op, wrap_triton
+
+SUPPORTED_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+
+
+@triton.jit
+def _gather_kernel(
+    x_ptr, w_ptr, b_ptr, y_ptr,
+    C, D, H, W, OD, OH, OW, tiles_h, tiles_w, tiles,
+    K: tl.constexpr, S: tl.constexpr, P: tl.constexpr, HAS_BIAS: tl.constexpr,
+    BD: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr,
+):
+    pid = tl.program_id(0)
+    t = pid % tiles
+    nc = pid // tiles
+    c = nc % C
+    od = (t // (tiles_w * tiles_h)) * BD + tl.arange(0, BD)
+    oh = ((t // tiles_w) % tiles_h) * BH + tl.arange(0, BH)
+    ow = (t % tiles_w) * BW + tl.arange(0, BW)
+    x_base = x_ptr + nc.to(tl.int64) * D * H * W
+    w_base = w_ptr + c * K * K * K
+    acc = tl.zeros((BD, BH, BW), dtype=tl.float32)
+    for i in range(K):
+        di = od * S - P + i
+        md = (di >= 0) & (di < D)
+        for j in range(K):
+            hj = oh * S - P + j
+            mdh = md[:, None, None] & ((hj >= 0) & (hj < H))[None, :, None]
+            row = di[:, None, None] * H * W + hj[None, :, None] * W
+            for l in tl.static_range(K):
+                wl = ow * S - P + l
+                mask = mdh & ((wl >= 0) & (wl < W))[None, None, :]
+                xv = tl.load(x_base + row + wl[None, None, :], mask=mask, other=0.0)
+                acc += xv.to(tl.float32) * tl.load(w_base + (i * K + j) * K + l).to(tl.float32)
+    if HAS_BIAS:
+        acc += tl.load(b_ptr + c).to(tl.float32)
+    out = (od < OD)[:, None, None] & (oh < OH)[None, :, None] & (ow < OW)[None, None, :]
+    offs = od[:, None, None] * OH * OW + oh[None, :, None] * OW + ow[None, None, :]
+    tl.store(y_ptr + nc.to(tl.int64) * OD * OH * OW + offs, acc.to(y_ptr.dtype.element_ty), mask=out)
+
+
+@triton.jit
+def _scatter_kernel(
+    x_ptr, w_ptr, b_ptr, y_ptr,
+    C, D, H, W, OD, OH, OW, tiles_h, tiles_w, tiles,
+    K: tl.constexpr, S: tl.constexpr, P: tl.constexpr, HAS_BIAS: tl.constexpr,
+    BD: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr,
+):
+    pid = tl.program_id(0)
+    t = pid % tiles
+    rest = pid // tiles
+    res = rest % (S * S * S)  # residue class (rd, rh, rw) of the outputs this program writes
+    nc = rest // (S * S * S)
+    c = nc % C
+    rd = res // (S * S)
+    rh = (res // S) % S
+    rw = res % S
+    qd = (t // (tiles_w * tiles_h)) * BD + tl.arange(0, BD)
+    qh = ((t // tiles_w) % tiles_h) * BH + tl.arange(0, BH)
+    qw = (t % tiles_w) * BW + tl.arange(0, BW)
+    x_base = x_ptr + nc.to(tl.int64) * D * H * W
+    w_base = w_ptr + c * K * K * K
+    acc = tl.zeros((BD, BH, BW), dtype=tl.float32)
+    # output o = S * q + r receives tap t from input (o + P - t) / S = q + (r + P - t) / S, where
+    # (r + P - t) is a multiple of S; adding S * K before the division keeps the operand positive.
+    for i in range((rd + P) % S, K, S):
+        di = qd + (rd + P - i + S * K) // S - K
+        md = (di >= 0) & (di < D)
+        for j in range((rh + P) % S, K, S):
+            hj = qh + (rh + P - j + S * K) // S - K
+            mdh = md[:, None, None] & ((hj >= 0) & (hj < H))[None, :, None]
+            row = di[:, None, None] * H * W + hj[None, :, None] * W
+            for l in range((rw + P) % S, K, S):
+                wl = qw + (rw + P - l + S * K) // S - K
+                mask = mdh & ((wl >= 0) & (wl < W))[None, None, :]
+                xv = tl.load(x_base + row + wl[None, None, :], mask=mask, other=0.0)
+                acc += xv.to(tl.float32) * tl.load(w_base + (i * K + j) * K + l).to(tl.float32)
+    if HAS_BIAS:
+        acc += tl.load(b_ptr + c).to(tl.float32)
+    od = qd * S + rd
+    oh = qh * S + rh
+    ow = qw * S + rw
+    out = (od < OD)[:, None, None] & (oh < OH)[None, :, None] & (ow < OW)[None, None, :]
+    offs = od[:, None, None] * OH * OW + oh[None, :, None] * OW + ow[None, None, :]
+    tl.store(y_ptr + nc.to(tl.int64) * OD * OH * OW + offs, acc.to(y_ptr.dtype.element_ty), mask=out)
+
+
+@triton.jit
+def _weight_grad_kernel(
+    g_ptr, a_ptr, part_ptr,
+    C, GD, GH, GW, AD, AH, AW, tiles_h, tiles_w, tiles,
+    K: tl.constexpr, S: tl.constexpr, P: tl.constexpr,
+    BD: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr,
+):
+    pid = tl.program_id(0)
+    t = pid % tiles
+    nc = pid // tiles
+    c = nc % C
+    n = nc // C
+    od = (t // (tiles_w * tiles_h)) * BD + tl.arange(0, BD)
+    oh = ((t // tiles_w) % tiles_h) * BH + tl.arange(0, BH)
+    ow = (t % tiles_w) * BW + tl.arange(0, BW)
+    inside = (od < GD)[:, None, None] & (oh < GH)[None, :, None] & (ow < GW)[None, None, :]
+    g_offs = od[:, None, None] * GH * GW + oh[None, :, None] * GW + ow[None, None, :]
+    g = tl.load(g_ptr + nc.to(tl.int64) * GD * GH * GW + g_offs, mask=inside, other=0.0).to(tl.float32)
+    a_base = a_ptr + nc.to(tl.int64) * AD * AH * AW
+    # partial sums laid out (sample, tile, channel, tap): summed over the first two afterwards
+    p_base = part_ptr + ((n * tiles + t) * C + c).to(tl.int64) * K * K * K
+    for i in range(K):
+        di = od * S - P + i
+        md = (di >= 0) & (di < AD)
+        for j in range(K):
+            hj = oh * S - P + j
+            mdh = inside & md[:, None, None] & ((hj >= 0) & (hj < AH))[None, :, None]
+            row = di[:, None, None] * AH * AW + hj[None, :, None] * AW
+            for l in tl.static_range(K):
+                wl = ow * S - P + l
+                mask = mdh & ((wl >= 0) & (wl < AW))[None, None, :]
+                av = tl.load(a_base + row + wl[None, None, :], mask=mask, other=0.0)
+                tl.store(p_base + (i * K + j) * K + l, tl.sum(g * av.to(tl.float32)))
+
+
+# Fixed tile shapes (no autotuning): the largest power-of-two box up to these sizes that the
+# grid needs, widest along W (contiguous in memory); one warp per 512 elements of the tile (at
+# least one, at most eight), so that small grids (8^3, 16^3) get small programs that reduce
+# within one or two warps.
+_MAX_TILE = {"conv": (8, 8, 32), "weight_grad": (8, 16, 32)}  # BD, BH, BW
+
+
+def _tile(grid: tuple[int, int, int], kind: str) -> tuple[int, int, int, int]:
+    d, h, w = (triton.next_power_of_2(int(s)) for s in grid)
+    max_d, max_h, max_w = _MAX_TILE[kind]
+    bd, bh, bw = min(d, max_d), min(h, max_h), min(w, max_w)
+    return bd, bh, bw, max(1, min(8, bd * bh * bw // 512))
+
+
+def _tiles(grid: tuple[int, int, int], bd: int, bh: int, bw: int) -> tuple[int, int, int]:
+    th, tw = triton.cdiv(grid[1], bh), triton.cdiv(grid[2], bw)
+    return th, tw, triton.cdiv(grid[0], bd) * th * tw
+
+
+@triton_op("mednext::dwconv3d", mutates_args=())
+def dwconv3d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: int, padding: int) -> torch.Tensor:
+    """Depthwise ``F.conv3d(x, weight, bias, stride, padding, groups=C)`` (inputs already checked)."""
+    n, c, d, h, w = x.shape
+    k = weight.shape[-1]
+    out_grid = tuple((s + 2 * padding - k) // stride + 1 for s in (d, h, w))
+    y = torch.empty((n, c, *out_grid), dtype=x.dtype, device=x.device)
+    bd, bh, bw, warps = _tile(out_grid, "conv")
+    th, tw, tiles = _tiles(out_grid, bd, bh, bw)
+    wrap_triton(_gather_kernel)[(n * c * tiles,)](
+        x, weight, bias if bias is not None else weight, y, c, d, h, w, *out_grid, th, tw, tiles,
+        K=k, S=stride, P=padding, HAS_BIAS=bias is not None, BD=bd, BH=bh, BW=bw, num_warps=warps,
+    )
+    return y
+
+
+@triton_op("mednext::dwconv3d_transpose", mutates_args=())
+def dwconv3d_transpose(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: int, padding: int, output_size: list[int]
+) -> torch.Tensor:
+    """Depthwise ``F.conv_transpose3d(x, weight, bias, stride, padding, groups=C)`` onto ``output_size``."""
+    n, c, d, h, w = x.shape
+    k = weight.shape[-1]
+    out_grid = tuple(output_size)
+    y = torch.empty((n, c, *out_grid), dtype=x.dtype, device=x.device)
+    q_grid = tuple(triton.cdiv(s, stride) for s in out_grid)  # outputs per residue class
+    bd, bh, bw, warps = _tile(q_grid, "conv")
+    th, tw, tiles = _tiles(q_grid, bd, bh, bw)
+    wrap_triton(_scatter_kernel)[(n * c * stride**3 * tiles,)](
+        x, weight, bias if bias is not None else weight, y, c, d, h, w, *out_grid, th, tw, tiles,
+        K=k, S=stride, P=padding, HAS_BIAS=bias is not None, BD=bd, BH=bh, BW=bw, num_warps=warps,
+    )
+    return y
+
+
+@triton_op("mednext::dwconv3d_weight_grad", mutates_args=())
+def dwconv3d_weight_grad(coarse: torch.Tensor, fine: torch.Tensor, kernel_size: int, stride: int, padding: int) -> torch.Tensor:
+    """``dw[c, t] = sum_{n, o} coarse[n, c, o] * fine[n, c, o * stride - padding + t]``, shape (C, 1, k, k, k), fp32."""
+    n, c = coarse.shape[:2]
+    k = kernel_size
+    g_grid, a_grid = tuple(coarse.shape[2:]), tuple(fine.shape[2:])
+    bd, bh, bw, warps = _tile(g_grid, "weight_grad")
+    th, tw, tiles = _tiles(g_grid, bd, bh, bw)
+    partial = torch.empty((n * tiles, c, k**3), dtype=torch.float32, device=coarse.device)
+    wrap_triton(_weight_grad_kernel)[(n * c * tiles,)](
+        coarse, fine, partial, c, *g_grid, *a_grid, th, tw, tiles,
+        K=k, S=stride, P=padding, BD=bd, BH=bh, BW=bw, num_warps=warps,
+    )
+    return partial.sum(0).view(c, 1, k, k, k)
+
+
+# Shape-only fake implementations for torch.compile's tracing (triton_op's default runs the
+# implementation on fake tensors, which the Triton interpreter cannot do).
+@dwconv3d.register_fake
+def _(x, weight, bias, stride, padding):
+    k = weight.shape[-1]
+    return x.new_empty((*x.shape[:2], *((s + 2 * padding - k) // stride + 1 for s in x.shape[2:])))
+
+
+@dwconv3d_transpose.register_fake
+def _(x, weight, bias, stride, padding, output_size):
+    return x.new_empty((*x.shape[:2], *output_size))
+
+
+@dwconv3d_weight_grad.register_fake
+def _(coarse, fine, kernel_size, stride, padding):
+    return coarse.new_empty((coarse.shape[1], 1, kernel_size, kernel_size, kernel_size), dtype=torch.float32)
+
+
+def _bias_grad(grad: torch.Tensor) -> torch.Tensor:
+    return grad.sum(dim=(0, 2, 3, 4), dtype=torch.float32)
+
+
+def _setup(ctx, inputs, output) -> None:
+    x, weight, bias, stride, padding = inputs[:5]
+    ctx.save_for_backward(x, weight)
+    ctx.stride, ctx.padding, ctx.has_bias = stride, padding, bias is not None
+
+
+def _conv_backward(ctx, grad):
+    x, weight = ctx.saved_tensors
+    grad = grad.contiguous()
+    k = weight.shape[-1]
+    dx = dwconv3d_transpose(grad, weight, None, ctx.stride, ctx.padding, list(x.shape[2:]))
+    dw = dwconv3d_weight_grad(grad, x, k, ctx.stride, ctx.padding).to(weight.dtype)
+    db = _bias_grad(grad).to(weight.dtype) if ctx.has_bias else None
+    return dx, dw, db, None, None
+
+
+def _transpose_backward(ctx, grad):
+    x, weight = ctx.saved_tensors
+    grad = grad.contiguous()
+    k = weight.shape[-1]
+    dx = dwconv3d(grad, weight, None, ctx.stride, ctx.padding)
+    dw = dwconv3d_weight_grad(x, grad, k, ctx.stride, ctx.padding).to(weight.dtype)
+    db = _bias_grad(grad).to(weight.dtype) if ctx.has_bias else None
+    return dx, dw, db, None, None, None
+
+
+dwconv3d.register_autograd(_conv_backward, setup_context=_setup)
+dwconv3d_transpose.register_autograd(_transpose_backward, setup_context=_setup)

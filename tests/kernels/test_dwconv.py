@@ -1,0 +1,125 @@
+"""The Triton depthwise kernels against PyTorch's convolutions in fp64.
+
+Without a GPU these run under Triton's interpreter (``TRITON_INTERPRET=1``, set in
+tests/conftest.py), one program instance after the other: shapes stay tiny.
+"""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mednext.kernels import (
+    DepthwiseConv3d,
+    DepthwiseConvTranspose3d,
+    depthwise_conv3d,
+    depthwise_conv_transpose3d,
+    resolve_backend,
+)
+
+OPS = {"conv": (depthwise_conv3d, F.conv3d), "transpose": (depthwise_conv_transpose3d, F.conv_transpose3d)}
+
+
+def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a.double() - b.double()).norm() / b.double().norm()).item()
+
+
+def _case(op: str, k: int, stride: int, dtype=torch.float32):
+    """Batch 2, 3 channels, an odd non-cubic grid, a non-contiguous input."""
+    x = torch.randn(2, 3, 3, 4, 5, dtype=dtype).permute(0, 1, 4, 3, 2).requires_grad_()  # (2, 3, 5, 4, 3)
+    assert not x.is_contiguous()
+    w = (torch.randn(3, 1, k, k, k) / k**1.5).to(dtype).requires_grad_()
+    b = torch.randn(3).to(dtype).requires_grad_()
+    ours, ref = OPS[op]
+    y = ours(x, w, b, stride, k // 2, backend="triton")
+    g = torch.randn_like(y)
+    grads = torch.autograd.grad(y, (x, w, b), g)
+    ref_in = [t.detach().double().requires_grad_() for t in (x, w, b)]
+    y_ref = ref(*ref_in, stride=stride, padding=k // 2, groups=3)
+    grads_ref = torch.autograd.grad(y_ref, ref_in, g.double())
+    return (y, *grads), (y_ref, *grads_ref)
+
+
+@pytest.mark.parametrize("op", ["conv", "transpose"])
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("k", [1, 3, 5, 7])
+def test_forward_and_gradients_equal_pytorch_fp64(op, k, stride, triton_calls):
+    ours, ref = _case(op, k, stride)
+    assert ours[0].shape == ref[0].shape
+    for name, a, b in zip(("output", "input grad", "weight grad", "bias grad"), ours, ref):
+        assert a.dtype == torch.float32
+        assert _rel(a, b) < 1e-5, f"{name}: relative error {_rel(a, b):.2e}"
+    assert triton_calls == {"dwconv3d": 1, "dwconv3d_transpose": 1, "dwconv3d_weight_grad": 1}
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_inputs_accumulate_in_fp32(dtype, triton_calls):
+    ours, ref = _case("conv", 3, 1, dtype)
+    assert ours[0].dtype == dtype and ours[2].dtype == dtype
+    for a, b in zip(ours, ref):
+        assert _rel(a, b) < 1e-2  # one rounding of the result to 8 (bf16) or 11 (fp16) bits
+    assert triton_calls["dwconv3d"] == 1
+
+
+@pytest.mark.parametrize("op", ["conv", "transpose"])
+def test_weight_gradient_is_deterministic(op):
+    x = torch.randn(2, 2, 7, 5, 6)
+    w = torch.randn(2, 1, 3, 3, 3, requires_grad=True)
+    fn = OPS[op][0]
+    grads = [torch.autograd.grad(fn(x, w, None, 2, 1, backend="triton").square().sum(), w)[0] for _ in range(2)]
+    assert torch.equal(grads[0], grads[1])
+
+
+def test_bad_inputs_are_refused_by_name():
+    x = torch.randn(1, 3, 4, 4, 4)
+    w = torch.randn(3, 1, 3, 3, 3)
+    with pytest.raises(ValueError, match="dtype"):
+        depthwise_conv3d(x, w.half(), None, 1, 1, backend="triton")
+    with pytest.raises(ValueError, match="groups = C"):
+        depthwise_conv3d(x, torch.randn(4, 1, 3, 3, 3), None, 1, 1, backend="triton")
+    with pytest.raises(ValueError, match="odd"):
+        depthwise_conv3d(x, torch.randn(3, 1, 4, 4, 4), None, 1, 1, backend="triton")
+    with pytest.raises(ValueError, match="fp32, bf16 or fp16"):
+        depthwise_conv3d(x.double(), w.double(), None, 1, 1, backend="triton")
+    with pytest.raises(ValueError, match="bias"):
+        depthwise_conv3d(x, w, torch.randn(2), 1, 1, backend="triton")
+    with pytest.raises(ValueError, match="backend"):
+        depthwise_conv3d(x, w, None, 1, 1, backend="cuda")
+
+
+def test_auto_backend_is_torch_off_cuda():
+    assert resolve_backend("auto", "cpu") == "torch"
+    assert resolve_backend("torch", "cuda") == "torch"
+    assert resolve_backend("triton", "cpu") == "triton"
+    # a dtype the kernels do not take stays on PyTorch
+    assert resolve_backend("auto", "cuda", torch.float64) == "torch"
+
+
+@pytest.mark.parametrize("cls, ref_cls", [(DepthwiseConv3d, torch.nn.Conv3d), (DepthwiseConvTranspose3d, torch.nn.ConvTranspose3d)])
+def test_layers_keep_pytorch_parameters_and_outputs(cls, ref_cls, triton_calls):
+    layer = cls(2, 3, stride=2, padding=1, backend="triton")
+    ref = ref_cls(2, 2, 3, stride=2, padding=1, groups=2)
+    ref.load_state_dict(layer.state_dict())  # same keys and shapes
+    x = torch.randn(1, 2, 5, 6, 4)
+    assert _rel(layer(x), ref(x)) < 1e-5
+    layer.backend = "torch"
+    assert torch.equal(layer(x), ref(x))
+    assert sum(triton_calls.values()) == 1
+
+
+def test_compiles_without_graph_break(triton_calls):
+    """Dynamo traces the ops as one graph (fullgraph: a graph break is an error) and autograd runs
+    through them. The "eager" backend runs that graph as is: Inductor cannot compile interpreted
+    Triton kernels on the CPU (on a GPU it compiles them; see benchmarks/RESULTS.md)."""
+
+    def f(x, w, b):
+        return depthwise_conv3d(x, w, b, 1, 1, backend="triton").sin().sum()
+
+    x = torch.randn(1, 2, 5, 4, 3, requires_grad=True)
+    w = torch.randn(2, 1, 3, 3, 3, requires_grad=True)
+    b = torch.randn(2, requires_grad=True)
+    compiled = torch.compile(f, fullgraph=True, backend="eager")
+    got = torch.autograd.grad(compiled(x, w, b), (x, w, b))
+    want = torch.autograd.grad(f(x, w, b), (x, w, b))
+    for a, b_ in zip(got, want):
+        assert torch.allclose(a, b_, rtol=1e-6, atol=1e-6)
+    assert triton_calls["dwconv3d_weight_grad"] >= 2
