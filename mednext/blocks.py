@@ -15,7 +15,9 @@ and differs only in what the depthwise conv does to the grid and what is added b
   Both paths give ``2n - 1`` voxels per axis and are zero-padded by one voxel at the front
   of each axis to reach ``2n``.
 
-All convolutions carry a bias, as in the official code (MIC-DKFZ/MedNeXt v1).
+All convolutions carry a bias, as in the official code (MIC-DKFZ/MedNeXt v1). The depthwise
+convs are :mod:`mednext.kernels` layers (``nn.Conv3d`` / ``nn.ConvTranspose3d`` with the same
+parameters) whose ``dwconv`` backend runs them through PyTorch or our Triton kernels.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from mednext.kernels import DepthwiseConv3d, DepthwiseConvTranspose3d
 
 __all__ = ["ConvNeXtBranch", "MedNeXtBlock", "MedNeXtDownBlock", "MedNeXtUpBlock", "OutputHead"]
 
@@ -66,12 +70,13 @@ class MedNeXtBlock(nn.Module):
         channels: C, input and output channels.
         expansion: expansion ratio R.
         kernel_size: k of the depthwise k^3 conv (odd; padded by k // 2).
+        dwconv: backend of the depthwise conv, ``"auto"``, ``"torch"`` or ``"triton"``.
     """
 
-    def __init__(self, channels: int, expansion: int = 4, kernel_size: int = 3) -> None:
+    def __init__(self, channels: int, expansion: int = 4, kernel_size: int = 3, dwconv: str = "auto") -> None:
         super().__init__()
         _check_kernel(kernel_size)
-        depthwise = nn.Conv3d(channels, channels, kernel_size, padding=kernel_size // 2, groups=channels)
+        depthwise = DepthwiseConv3d(channels, kernel_size, padding=kernel_size // 2, backend=dwconv)
         self.branch = ConvNeXtBranch(channels, channels, expansion, depthwise)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -87,15 +92,16 @@ class MedNeXtDownBlock(nn.Module):
         kernel_size: k of the stride-2 depthwise conv.
         residual: add the stride-2 1x1x1 conv (C -> 2C) of the input. ``False`` is the
             paper's ablation with plain (non-residual) resampling.
+        dwconv: backend of the depthwise conv.
     """
 
-    def __init__(self, in_channels: int, expansion: int = 4, kernel_size: int = 3, residual: bool = True) -> None:
+    def __init__(
+        self, in_channels: int, expansion: int = 4, kernel_size: int = 3, residual: bool = True, dwconv: str = "auto"
+    ) -> None:
         super().__init__()
         _check_kernel(kernel_size)
         out_channels = 2 * in_channels
-        depthwise = nn.Conv3d(
-            in_channels, in_channels, kernel_size, stride=2, padding=kernel_size // 2, groups=in_channels
-        )
+        depthwise = DepthwiseConv3d(in_channels, kernel_size, stride=2, padding=kernel_size // 2, backend=dwconv)
         self.branch = ConvNeXtBranch(in_channels, out_channels, expansion, depthwise)
         self.shortcut = nn.Conv3d(in_channels, out_channels, kernel_size=1, stride=2) if residual else None
 
@@ -114,16 +120,19 @@ class MedNeXtUpBlock(nn.Module):
         expansion: expansion ratio R.
         kernel_size: k of the stride-2 depthwise transposed conv.
         residual: add the stride-2 1x1x1 transposed conv (C -> C/2) of the input.
+        dwconv: backend of the depthwise transposed conv.
     """
 
-    def __init__(self, in_channels: int, expansion: int = 4, kernel_size: int = 3, residual: bool = True) -> None:
+    def __init__(
+        self, in_channels: int, expansion: int = 4, kernel_size: int = 3, residual: bool = True, dwconv: str = "auto"
+    ) -> None:
         super().__init__()
         _check_kernel(kernel_size)
         if in_channels % 2:
             raise ValueError(f"MedNeXtUpBlock halves the channels; in_channels must be even, got {in_channels}")
         out_channels = in_channels // 2
-        depthwise = nn.ConvTranspose3d(
-            in_channels, in_channels, kernel_size, stride=2, padding=kernel_size // 2, groups=in_channels
+        depthwise = DepthwiseConvTranspose3d(
+            in_channels, kernel_size, stride=2, padding=kernel_size // 2, backend=dwconv
         )
         self.branch = ConvNeXtBranch(in_channels, out_channels, expansion, depthwise)
         self.shortcut = nn.ConvTranspose3d(in_channels, out_channels, kernel_size=1, stride=2) if residual else None

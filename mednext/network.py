@@ -23,6 +23,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from mednext.blocks import MedNeXtBlock, MedNeXtDownBlock, MedNeXtUpBlock, OutputHead
+from mednext.kernels import DepthwiseConv3d, DepthwiseConvTranspose3d, check_backend
 
 __all__ = ["MedNeXt", "NUM_STAGES", "DIVISOR"]
 
@@ -30,8 +31,8 @@ NUM_STAGES = 9  # enc0..enc3, bottleneck, dec3..dec0
 DIVISOR = 16  # four stride-2 downsamplings
 
 
-def _stage(channels: int, expansion: int, num_blocks: int, kernel_size: int) -> nn.Sequential:
-    return nn.Sequential(*[MedNeXtBlock(channels, expansion, kernel_size) for _ in range(num_blocks)])
+def _stage(channels: int, expansion: int, num_blocks: int, kernel_size: int, dwconv: str) -> nn.Sequential:
+    return nn.Sequential(*[MedNeXtBlock(channels, expansion, kernel_size, dwconv) for _ in range(num_blocks)])
 
 
 class MedNeXt(nn.Module):
@@ -51,6 +52,10 @@ class MedNeXt(nn.Module):
             default); ``False`` is the ablation with plain resampling blocks.
         checkpointing: gradient checkpointing per block while training (the official code
             does this for M and L). Saves memory, costs one extra forward; results are identical.
+        dwconv: backend of every depthwise conv: ``"auto"`` (our Triton kernels on CUDA when
+            Triton imports, else PyTorch), ``"torch"`` or ``"triton"`` (see :mod:`mednext.kernels`).
+            Parameters and state dict are the same for all three; the attribute of the same name
+            switches every layer after construction.
 
     Shapes:
         input ``(N, in_channels, D, H, W)`` with D, H, W divisible by 16.
@@ -69,6 +74,7 @@ class MedNeXt(nn.Module):
         deep_supervision: bool = False,
         residual_resampling: bool = True,
         checkpointing: bool = False,
+        dwconv: str = "auto",
     ) -> None:
         super().__init__()
         for name, value in (("in_channels", in_channels), ("num_classes", num_classes), ("channels", channels)):
@@ -86,21 +92,34 @@ class MedNeXt(nn.Module):
         self.residual_resampling = residual_resampling
         self.checkpointing = checkpointing
         widths = [channels * 2**level for level in range(5)]
-        k, res = kernel_size, residual_resampling
+        k, res, dw = kernel_size, residual_resampling, check_backend(dwconv)
+        self._dwconv = dw
 
         self.stem = nn.Conv3d(in_channels, channels, kernel_size=1)
-        self.encoder = nn.ModuleList(_stage(widths[i], expansion[i], blocks[i], k) for i in range(4))
-        self.down = nn.ModuleList(MedNeXtDownBlock(widths[i], expansion[i + 1], k, res) for i in range(4))
-        self.bottleneck = _stage(widths[4], expansion[4], blocks[4], k)
+        self.encoder = nn.ModuleList(_stage(widths[i], expansion[i], blocks[i], k, dw) for i in range(4))
+        self.down = nn.ModuleList(MedNeXtDownBlock(widths[i], expansion[i + 1], k, res, dw) for i in range(4))
+        self.bottleneck = _stage(widths[4], expansion[4], blocks[4], k, dw)
         # up[level] brings level + 1 to level and feeds decoder[level] (stage index 8 - level).
-        self.up = nn.ModuleList(MedNeXtUpBlock(widths[lv + 1], expansion[8 - lv], k, res) for lv in range(4))
-        self.decoder = nn.ModuleList(_stage(widths[lv], expansion[8 - lv], blocks[8 - lv], k) for lv in range(4))
+        self.up = nn.ModuleList(MedNeXtUpBlock(widths[lv + 1], expansion[8 - lv], k, res, dw) for lv in range(4))
+        self.decoder = nn.ModuleList(_stage(widths[lv], expansion[8 - lv], blocks[8 - lv], k, dw) for lv in range(4))
         self.head = OutputHead(widths[0], num_classes)
         # ds_heads[i] reads level i + 1: scales 1/2, 1/4, 1/8 and the bottleneck's 1/16.
         self.ds_heads = (
             nn.ModuleList(OutputHead(widths[lv], num_classes) for lv in range(1, 5)) if deep_supervision else None
         )
         self._deep_supervision = deep_supervision
+
+    @property
+    def dwconv(self) -> str:
+        """Backend of the depthwise convs (``"auto"``, ``"torch"`` or ``"triton"``)."""
+        return self._dwconv
+
+    @dwconv.setter
+    def dwconv(self, backend: str) -> None:
+        self._dwconv = check_backend(backend)
+        for module in self.modules():
+            if isinstance(module, (DepthwiseConv3d, DepthwiseConvTranspose3d)):
+                module.backend = backend
 
     @property
     def deep_supervision(self) -> bool:

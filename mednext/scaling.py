@@ -58,6 +58,7 @@ def create_mednext(
     deep_supervision: bool = False,
     residual_resampling: bool = True,
     checkpointing: bool | None = None,
+    dwconv: str = "auto",
 ) -> MedNeXt:
     """Build MedNeXt-``variant`` with kernel ``kernel_size``.
 
@@ -70,6 +71,8 @@ def create_mednext(
         residual_resampling: ``False`` for the ablation without residual down/up paths.
         checkpointing: gradient checkpointing per block; ``None`` = the official default
             for the variant (on for M and L, off for S and B).
+        dwconv: depthwise-conv backend, ``"auto"`` (Triton on CUDA when it imports, else
+            PyTorch), ``"torch"`` or ``"triton"``; the state dict is the same for all three.
     """
     key = str(variant).upper()
     if key not in VARIANTS:
@@ -85,4 +88,5 @@ def create_mednext(
         deep_supervision=deep_supervision,
         residual_resampling=residual_resampling,
         checkpointing=spec.checkpointing if checkpointing is None else checkpointing,
+        dwconv=dwconv,
     )
