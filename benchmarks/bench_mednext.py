@@ -1,12 +1,15 @@
-"""Time one training step (forward + backward) and peak memory of MedNeXt, ours beside MONAI's.
+"""Time one training step (forward + backward) and peak memory of MedNeXt: ours with PyTorch's
+depthwise convs, ours with our Triton kernels, and MONAI's MedNeXt.
 
-Each configuration runs in a fresh subprocess so that peak memory (CUDA: max allocated;
-CPU: max resident set size of the process) belongs to that configuration alone. Prints a
-table, the ours/MONAI time ratio per configuration, and the device, versions and seed.
+Each (variant, kernel, dtype) runs in a fresh subprocess that measures the implementations one
+after the other, freeing each before the next, so peak memory (CUDA: max allocated during the
+timed steps; CPU: max resident set size of the process, meaningful with one implementation
+only) belongs to one implementation. Prints a table, time ratios (triton / torch, torch / MONAI,
+k5 / k3), and the device, versions and seed.
 
     python benchmarks/bench_mednext.py --device cuda --variants S B L --kernels 3 5 \
-        --dtypes fp32 bf16 --patch 128 --batch 2 --markdown benchmarks/out/run.md
-    python benchmarks/bench_mednext.py --device cpu --variants S --kernels 3 --patch 64 --batch 1 --iters 2
+        --dtypes fp32 bf16 --impls torch triton monai --markdown benchmarks/out/run.md
+    python benchmarks/bench_mednext.py --device cpu --variants S --kernels 3 --patch 64 --batch 1 --iters 2 --impls torch
 
 MONAI's S variant matches the official architecture; its B, M and L differ from the official
 ones (other expansion ratios in the down/up blocks), so compare those with that in mind.
@@ -27,20 +30,42 @@ from pathlib import Path
 SEED = 0
 
 
+IMPLS = ("torch", "triton", "monai")  # ours with dwconv="torch", ours with dwconv="triton", MONAI's
+
+
 def _build(impl: str, variant: str, kernel: int, in_channels: int, num_classes: int, ds: bool, ckpt: str):
-    if impl == "ours":
+    if impl in ("torch", "triton"):
         from mednext import create_mednext
 
         checkpointing = {"official": None, "on": True, "off": False}[ckpt]
-        return create_mednext(variant, in_channels, num_classes, kernel, deep_supervision=ds, checkpointing=checkpointing)
+        return create_mednext(variant, in_channels, num_classes, kernel, deep_supervision=ds, checkpointing=checkpointing,
+                              dwconv=impl)
     from monai.networks.nets.mednext import create_mednext as monai_create
 
     return monai_create(variant, spatial_dims=3, in_channels=in_channels, out_channels=num_classes,
                         kernel_size=kernel, deep_supervision=ds)
 
 
-def _child(cfg: dict) -> dict:
-    """Run one configuration; returns timings and memory (called in a subprocess)."""
+def _child(cfg: dict) -> list[dict]:
+    """Run one configuration for each of ``cfg["impls"]`` (called in a subprocess)."""
+    import gc
+
+    import torch
+
+    results = []
+    for impl in cfg["impls"]:
+        try:
+            results.append(_measure({**cfg, "impl": impl}))
+        except Exception as err:  # one implementation's failure is a row, not the end of the run
+            results.append({"status": f"error: {type(err).__name__}: {str(err).splitlines()[0][:200]}"})
+        gc.collect()
+        if cfg["device"] == "cuda":
+            torch.cuda.empty_cache()
+    return results
+
+
+def _measure(cfg: dict) -> dict:
+    """One implementation of one configuration: median step time and peak memory."""
     import torch
 
     torch.manual_seed(SEED)
@@ -83,6 +108,8 @@ def _child(cfg: dict) -> dict:
             times.append(time.perf_counter() - start)
     except torch.OutOfMemoryError:
         return {"status": "OOM"}
+    finally:
+        model.zero_grad(set_to_none=True)
     times.sort()
     peak = (torch.cuda.max_memory_allocated() if device.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
@@ -112,7 +139,8 @@ def main(argv=None) -> int:
     p.add_argument("--variants", nargs="+", default=["S", "B", "L"])
     p.add_argument("--kernels", nargs="+", type=int, default=[3, 5])
     p.add_argument("--dtypes", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16", "fp16"])
-    p.add_argument("--impls", nargs="+", default=["ours", "monai"], choices=["ours", "monai"])
+    p.add_argument("--impls", nargs="+", default=list(IMPLS), choices=IMPLS,
+                   help="torch / triton: ours with that depthwise-conv backend; monai: MONAI's MedNeXt")
     p.add_argument("--patch", type=int, default=128)
     p.add_argument("--batch", type=int, default=2)
     p.add_argument("--in-channels", type=int, default=1)
@@ -140,23 +168,24 @@ def main(argv=None) -> int:
     for variant in args.variants:
         for kernel in args.kernels:
             for dtype in args.dtypes:
-                for impl in args.impls:
-                    cfg = {"impl": impl, "variant": variant.upper(), "kernel": kernel, "dtype": dtype,
-                           "device": args.device, "patch": args.patch, "batch": args.batch,
-                           "in_channels": args.in_channels, "num_classes": args.num_classes,
-                           "deep_supervision": args.deep_supervision, "checkpointing": args.checkpointing,
-                           "channels_last": args.channels_last, "compile": args.compile,
-                           "cudnn_benchmark": args.cudnn_benchmark,
-                           "warmup": args.warmup, "iters": args.iters}
-                    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(cfg)],
-                                          capture_output=True, text=True)
-                    if proc.returncode:
-                        result = {"status": "error: " + (proc.stderr.strip().splitlines() or ["?"])[-1]}
-                    else:
-                        result = json.loads(proc.stdout.strip().splitlines()[-1])
-                    rows.append({**cfg, **result})
+                cfg = {"impls": args.impls, "variant": variant.upper(), "kernel": kernel, "dtype": dtype,
+                       "device": args.device, "patch": args.patch, "batch": args.batch,
+                       "in_channels": args.in_channels, "num_classes": args.num_classes,
+                       "deep_supervision": args.deep_supervision, "checkpointing": args.checkpointing,
+                       "channels_last": args.channels_last, "compile": args.compile,
+                       "cudnn_benchmark": args.cudnn_benchmark,
+                       "warmup": args.warmup, "iters": args.iters}
+                proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(cfg)],
+                                      capture_output=True, text=True)
+                if proc.returncode:
+                    failed = {"status": "error: " + (proc.stderr.strip().splitlines() or ["?"])[-1]}
+                    results = [failed] * len(args.impls)
+                else:
+                    results = json.loads(proc.stdout.strip().splitlines()[-1])
+                for impl, result in zip(args.impls, results):
+                    rows.append({**{k: v for k, v in cfg.items() if k != "impls"}, "impl": impl, **result})
                     _print_row(rows[-1])
-                    _write(args, env, rows)  # after every row: a run cut short keeps what it measured
+                _write(args, env, rows)  # after every configuration: a run cut short keeps what it measured
     _print_ratios(rows)
     return 0
 
@@ -179,19 +208,34 @@ def _print_row(r: dict) -> None:
               f"  params {r['params_m']:.2f} M", flush=True)
 
 
-def _ratios(rows: list[dict]) -> list[tuple[str, float]]:
-    ours = {(r["variant"], r["kernel"], r["dtype"]): r for r in rows if r["impl"] == "ours" and r["status"] == "ok"}
+# A full paper fold: 1000 epochs x 250 iterations
+FOLD_STEPS = 1000 * 250
+
+
+def _ratios(rows: list[dict]) -> list[tuple[str, str, float]]:
+    """(what, config, ratio): triton / torch and torch / MONAI per config, k5 / k3 per implementation."""
+    ok = {(r["impl"], r["variant"], r["kernel"], r["dtype"]): r["median_ms"] for r in rows if r["status"] == "ok"}
     out = []
-    for r in rows:
-        key = (r["variant"], r["kernel"], r["dtype"])
-        if r["impl"] == "monai" and r["status"] == "ok" and key in ours:
-            out.append((f"{key[0]} k{key[1]} {key[2]}", ours[key]["median_ms"] / r["median_ms"]))
+    for (impl, variant, kernel, dtype), ms in ok.items():
+        name = f"{variant} k{kernel} {dtype}"
+        if impl == "triton" and ("torch", variant, kernel, dtype) in ok:
+            out.append(("triton / torch", name, ms / ok["torch", variant, kernel, dtype]))
+        if impl == "torch" and ("monai", variant, kernel, dtype) in ok:
+            out.append(("torch / MONAI", name, ms / ok["monai", variant, kernel, dtype]))
+        if kernel == 5 and (impl, variant, 3, dtype) in ok:
+            out.append((f"k5 / k3 ({impl})", f"{variant} {dtype}", ms / ok[impl, variant, 3, dtype]))
     return out
 
 
+def _fold_hours(rows: list[dict]) -> list[str]:
+    """Step time of a full fold (1000 x 250 steps) per measured configuration, in GPU-hours."""
+    return [f"{r['impl']} {r['variant']} k{r['kernel']} {r['dtype']}: {r['median_ms']:.1f} ms x {FOLD_STEPS} steps = "
+            f"{r['median_ms'] * FOLD_STEPS / 3.6e6:.1f} h" for r in rows if r["status"] == "ok"]
+
+
 def _print_ratios(rows: list[dict]) -> None:
-    for name, ratio in _ratios(rows):
-        print(f"time ratio ours/MONAI {name}: {ratio:.2f}")
+    for what, name, ratio in _ratios(rows):
+        print(f"{what} {name}: {ratio:.2f}")
 
 
 def _markdown(env: dict, rows: list[dict], args) -> str:
@@ -208,8 +252,10 @@ def _markdown(env: dict, rows: list[dict], args) -> str:
                          f"{r['peak_gib']:.2f} | {r['params_m']:.2f} |")
         else:
             lines.append(f"| {r['impl']} | {r['variant']} | {r['kernel']} | {r['dtype']} | {r['status']} | | |")
-    lines += ["", "| config | time ours / MONAI |", "|---|---|"]
-    lines += [f"| {n} | {v:.2f} |" for n, v in _ratios(rows)]
+    lines += ["", "| ratio | config | value |", "|---|---|---|"]
+    lines += [f"| {w} | {n} | {v:.2f} |" for w, n, v in _ratios(rows)]
+    lines += ["", "Step time of one fold (1000 epochs x 250 iterations), from the median step:", ""]
+    lines += [f"- {line}" for line in _fold_hours(rows)]
     return "\n".join(lines) + "\n"
 
 
