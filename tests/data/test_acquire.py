@@ -194,6 +194,17 @@ def test_unexpected_label_value_names_the_case_and_leaves_nothing(tmp_path):
     assert not raw.exists() or not list(raw.iterdir())  # no partial folder either
 
 
+def test_every_bad_case_is_named_in_one_conversion(tmp_path):
+    fakes.write(tmp_path / "downloads" / "btcv" / "RawData.zip", fakes.btcv_zip(bad_label=20, bad_image=1))
+    with pytest.raises(DatasetError) as err:
+        _run(tmp_path, "btcv", "Dataset001_BTCV", synapse=NoSynapse())
+    text = str(err.value)
+    assert "converting btcv: 2 problems" in text
+    assert "img0001.nii.gz: not a readable NIfTI file" in text
+    assert "label0021.nii.gz: unknown label value(s) [20]" in text
+    assert not (tmp_path / "raw" / "Dataset001_BTCV").exists()
+
+
 def test_missing_synapse_credentials_say_what_to_set(tmp_path, monkeypatch):
     monkeypatch.delenv("SYNAPSE_AUTH_TOKEN", raising=False)
     monkeypatch.delenv("MEDNEXT_SYNAPSE_MIRROR", raising=False)
