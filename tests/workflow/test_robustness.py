@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 def _workdir(tmp_path: Path, datasets: dict, models=("mednext_S_k3",)) -> Path:
     tmp_path.mkdir(parents=True, exist_ok=True)
-    for item in ("Snakefile", "config", "workflow", "paper"):
+    for item in ("Snakefile", "config", "workflow", "paper", "profiles"):
         src = ROOT / item
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / item)
     cfg = {"nnunet": {"raw": "resources/raw", "preprocessed": "resources/pre", "results": "resources/res",
