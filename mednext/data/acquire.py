@@ -5,10 +5,12 @@ Two steps, each one Snakemake rule (``workflow/rules/data.smk``) and one command
     python -m mednext.data.acquire download btcv            # -> resources/downloads/btcv/download.json
     python -m mednext.data.acquire convert btcv resources/nnUNet_raw/Dataset001_BTCV
 
-``download`` fetches every file of the dataset into ``resources/downloads/<dataset>/`` (resumable;
-a file already there, e.g. placed by hand, is used as is), verifies each against
-``config/checksums/<dataset>.json`` (recording it there if no entry exists yet) and writes the
-manifest ``download.json`` last. ``convert`` extracts safely and converts case by case into an
+``access_status`` says without any network access whether ``download`` can run or what the user
+must do first (token, terms, archive placed by hand); the workflow prints it for every targeted
+dataset while it builds the DAG. ``download`` fetches every file of the dataset into
+``resources/downloads/<dataset>/`` (resumable; a file already there, e.g. placed by hand, is used
+as is), verifies each against ``config/checksums/<dataset>.json`` (recording it there if no entry
+exists yet) and writes the manifest ``download.json`` last. ``convert`` extracts safely and converts case by case into an
 nnU-Net raw folder that appears only when complete. Sources (check their terms before use):
 
 =========  =======================================================================================
