@@ -116,8 +116,9 @@ def mednext_complexity(
     model = create_mednext(
         variant, in_channels, num_classes, kernel_size, deep_supervision, residual_resampling, checkpointing=False
     )
-    # published figures are for in_channels=1 at 128^3; elsewhere there is nothing to compare with
-    comparable = size == 128 and in_channels == 1
+    # published figures are for the paper's network (residual resampling, no deep-supervision heads) with
+    # in_channels=1 at 128^3; elsewhere (the ablation included) there is nothing to compare with
+    comparable = size == 128 and in_channels == 1 and residual_resampling and not deep_supervision
     published = PUBLISHED_COMPLEXITY.get((variant.upper(), kernel_size), (None, None)) if comparable else (None, None)
     return Complexity(
         variant=variant.upper(),

@@ -73,6 +73,8 @@ def test_published_figures_only_beside_comparable_counts(monkeypatch):
     assert complexity.mednext_complexity("S", 3, size=128).published_gflops == 130.0
     assert complexity.mednext_complexity("S", 3, size=64).published_gflops is None
     assert complexity.mednext_complexity("S", 3, size=128, in_channels=4).published_params_m is None
+    assert complexity.mednext_complexity("B", 3, size=128, residual_resampling=False).published_gflops is None
+    assert complexity.mednext_complexity("S", 3, size=128, deep_supervision=True).published_gflops is None
 
 
 def test_cli_table_and_bad_variant(capsys):
