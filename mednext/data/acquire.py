@@ -104,13 +104,15 @@ class AccessReport:
 
     ``input`` is the download rule's input function (it adds no input): Snakemake calls it for
     every download in the DAG while building it, dry runs included, so a run says first which of
-    its datasets need a token or an archive. ``log=None`` is silent (e.g. inside a cluster job).
+    its datasets need a token or an archive; ``check`` (the workflow's ``onstart``) then stops a
+    real run before its first job. ``log=None`` is silent and checks nothing (e.g. in a cluster job).
     """
 
     def __init__(self, downloads: str | Path, sources: dict[str, dict | None] | None = None,
                  log: logging.Logger | None = None):
         self.downloads, self.sources, self.log = downloads, sources or {}, log
         self.reported: set[str] = set()
+        self.needed: list[str] = []  # access_status lines of the datasets that need the user
 
     def __call__(self, dataset: str) -> None:
         if self.log is None or dataset in self.reported:
@@ -118,10 +120,19 @@ class AccessReport:
         self.reported.add(dataset)
         ready, line = access_status(dataset, self.downloads, self.sources.get(dataset))
         self.log.log(logging.INFO if ready else logging.WARNING, f"data access: {line}")
+        if not ready:
+            self.needed.append(line)
 
     def input(self, wildcards) -> list:
         self(wildcards.dataset)
         return []
+
+    def check(self) -> None:
+        """Raises ``CredentialsError`` naming every reported dataset that needs the user's action."""
+        if self.needed:
+            listed = "\n".join(f"  {line}" for line in self.needed)
+            raise CredentialsError(f"stopped before the first job: data that needs your action first\n{listed}\n"
+                                   "(--keep-going runs everything else and fails only these downloads)")
 
 
 def _kits19_cases(labels_zip: Path) -> list[int]:

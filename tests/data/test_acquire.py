@@ -340,4 +340,8 @@ def test_access_report_logs_each_dataset_once(tmp_path, monkeypatch, caplog):
             assert report.input(SimpleNamespace(dataset=dataset)) == []
     assert [(r.levelname, r.getMessage()[:27]) for r in caplog.records] == [
         ("WARNING", "data access: btcv: NEEDS a "), ("INFO", "data access: amos22: direct")]
-    AccessReport(tmp_path / "dl", log=None)("btcv")  # silent: nothing to log to
+    with pytest.raises(CredentialsError, match=r"(?s)before the first job.*btcv: NEEDS.*--keep-going"):
+        report.check()
+    silent = AccessReport(tmp_path / "dl", log=None)  # e.g. inside a cluster job: says and checks nothing
+    silent("btcv")
+    silent.check()

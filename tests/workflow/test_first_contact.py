@@ -33,9 +33,9 @@ def test_without_a_token_the_run_stops_in_seconds_saying_what_to_do(fresh_checko
     elapsed = time.monotonic() - start
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert elapsed < 120, f"took {elapsed:.0f} s"  # ~15 s on 2 idle cores; loose for a shared machine
+    assert elapsed < 120, f"took {elapsed:.0f} s"  # 8-16 s on this project's shared 2 cores; loose on purpose
     assert "SYNAPSE_AUTH_TOKEN" in out and "resources/downloads/btcv" in out  # what to set, where to put it
-    assert "localrule complexity" not in out  # nothing long ran first
+    assert "stopped before the first job" in out and "localrule" not in out  # no job ran, long or short
     assert not (wd / "results").exists() or not [p for p in (wd / "results").rglob("*") if p.is_file()]
 
 

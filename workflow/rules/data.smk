@@ -2,8 +2,9 @@
 # The paper's datasets: download (resumable, verified against config/checksums/) -> convert (safe
 # extraction, case-by-case checks); the phantom is generated; a user dataset is linked.
 # What may need the user (a token, accepted terms, an archive placed by hand) comes first: the
-# DAG build says for each targeted download whether it is ready, and the data rules run before
-# any other job, so a missing token stops the run within seconds.
+# DAG build says for each targeted download whether it is ready (dry runs too), a real run stops
+# before its first job if one is not (unless --keep-going), and the data rules run before any
+# other job, so a download that fails anyway fails within seconds.
 from snakemake.logging import logger
 
 from mednext.data.acquire import AccessReport
@@ -15,6 +16,11 @@ NONE = "(?!x)x"  # a constraint that matches nothing, for empty groups
 ACQUIRE_FIRST = 100  # priority of the data rules: above training (10) and everything else (0)
 ACCESS = AccessReport(DOWNLOADS, {d: ds_cfg(d).get("source") for d in DATASETS},
                       logger if workflow.is_main_process else None)
+
+
+onstart:
+    if not workflow.execution_settings.keep_going:
+        ACCESS.check()
 
 
 rule phantom_dataset:
