@@ -1,52 +1,51 @@
 """FLOPs (fvcore, 1x1x128^3) and the complexity CLI against the published table.
 
-Counting all eight variants directly at 128^3 takes minutes on two cores (L k5 alone ~1 min,
-5 GB), so the test uses an exact shortcut: every operation fvcore counts (convolutions and
-GroupNorm) costs a constant times the number of voxels it reads or writes, and that number is
-a product of one affine function per axis (n/2^l, or n/2^l - 1 for the up-sampled grids before
-padding). The FLOP count is therefore affine in each of D, H, W separately, and its values at
-the eight corners of {32, 48}^3 determine it everywhere. ``test_extrapolation_is_exact`` checks
-that claim against a direct count at a held-out size.
+A direct count of all eight variants at 128^3 takes minutes on two cores (L k5 alone ~1 min,
+5 GB); the library derives it exactly from four counts at small inputs
+(``count_flops_multiaffine``: MedNeXt's count is affine in each of D, H, W and symmetric in them).
+``test_multiaffine_count_is_exact`` checks that claim against a direct count at a held-out size.
 """
 
 import csv
-import itertools
 import logging
 
 import pytest
 
 from mednext import PUBLISHED_COMPLEXITY, create_mednext
-from mednext.complexity import count_flops, main
+from mednext.complexity import count_flops, count_flops_multiaffine, main, mednext_complexity
 
 logging.getLogger("fvcore").setLevel(logging.ERROR)
 
-LOW, HIGH = 32, 48
+
+@pytest.mark.parametrize("variant,kernel,residual", [("S", 5, True), ("B", 3, True), ("B", 3, False)])
+def test_multiaffine_count_is_exact(variant, kernel, residual):
+    model = create_mednext(variant, 1, 2, kernel, deep_supervision=True, residual_resampling=residual,
+                           checkpointing=False)
+    target = (1, 1, 64, 80, 48)
+    assert count_flops_multiaffine(model, target) == count_flops(model, target)
 
 
-def _flops_extrapolated(model, target):
-    """Multi-affine extrapolation of fvcore counts from the corners of {LOW, HIGH}^3 to ``target``."""
-    total = 0
-    for corner in itertools.product((LOW, HIGH), repeat=3):
-        weight = 1
-        for size, goal in zip(corner, target):
-            other = HIGH if size == LOW else LOW
-            weight *= (goal - other) / (size - other)
-        total += weight * count_flops(model, (1, 1, *corner))
-    return total
+def test_multiaffine_count_uses_four_small_counts(monkeypatch):
+    from mednext import complexity
 
+    seen = []
 
-@pytest.mark.parametrize("variant,kernel", [("S", 5), ("B", 3)])
-def test_extrapolation_is_exact(variant, kernel):
-    model = create_mednext(variant, 1, 2, kernel, deep_supervision=True, checkpointing=False)
-    target = (64, 80, 48)
-    assert _flops_extrapolated(model, target) == pytest.approx(count_flops(model, (1, 1, *target)), rel=1e-12)
+    def volume(model, shape):  # D*H*W is symmetric and multi-affine: the shortcut must reproduce it exactly
+        seen.append(tuple(shape))
+        return shape[2] * shape[3] * shape[4]
+
+    monkeypatch.setattr(complexity, "count_flops", volume)
+    assert count_flops_multiaffine(None, (1, 1, 128, 96, 160)) == 128 * 96 * 160
+    assert sorted(s[2:] for s in seen) == [(16, 16, 32), (16, 16, 48), (16, 32, 32), (32, 32, 32)]
+    seen.clear()
+    assert count_flops_multiaffine(None, (1, 1, 32, 16, 32)) == 32 * 16 * 32  # small: counted directly
+    assert seen == [(1, 1, 32, 16, 32)]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("variant,kernel", sorted(PUBLISHED_COMPLEXITY))
 def test_gflops_at_128_match_published_within_one_percent(variant, kernel):
-    model = create_mednext(variant, 1, 2, kernel, checkpointing=False)
-    gflops = _flops_extrapolated(model, (128, 128, 128)) / 1e9
+    gflops = mednext_complexity(variant, kernel, size=128).gflops
     published = PUBLISHED_COMPLEXITY[(variant, kernel)][1]
     assert abs(gflops / published - 1) < 0.01, f"{variant} k{kernel}: {gflops:.1f} vs published {published}"
 
@@ -74,6 +73,8 @@ def test_published_figures_only_beside_comparable_counts(monkeypatch):
     assert complexity.mednext_complexity("S", 3, size=128).published_gflops == 130.0
     assert complexity.mednext_complexity("S", 3, size=64).published_gflops is None
     assert complexity.mednext_complexity("S", 3, size=128, in_channels=4).published_params_m is None
+    assert complexity.mednext_complexity("B", 3, size=128, residual_resampling=False).published_gflops is None
+    assert complexity.mednext_complexity("S", 3, size=128, deep_supervision=True).published_gflops is None
 
 
 def test_cli_table_and_bad_variant(capsys):

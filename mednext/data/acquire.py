@@ -5,10 +5,12 @@ Two steps, each one Snakemake rule (``workflow/rules/data.smk``) and one command
     python -m mednext.data.acquire download btcv            # -> resources/downloads/btcv/download.json
     python -m mednext.data.acquire convert btcv resources/nnUNet_raw/Dataset001_BTCV
 
-``download`` fetches every file of the dataset into ``resources/downloads/<dataset>/`` (resumable;
-a file already there, e.g. placed by hand, is used as is), verifies each against
-``config/checksums/<dataset>.json`` (recording it there if no entry exists yet) and writes the
-manifest ``download.json`` last. ``convert`` extracts safely and converts case by case into an
+``access_status`` says without any network access whether ``download`` can run or what the user
+must do first (token, terms, archive placed by hand); the workflow prints it for every targeted
+dataset while it builds the DAG. ``download`` fetches every file of the dataset into
+``resources/downloads/<dataset>/`` (resumable; a file already there, e.g. placed by hand, is used
+as is), verifies each against ``config/checksums/<dataset>.json`` (recording it there if no entry
+exists yet) and writes the manifest ``download.json`` last. ``convert`` extracts safely and converts case by case into an
 nnU-Net raw folder that appears only when complete. Sources (check their terms before use):
 
 =========  =======================================================================================
@@ -23,7 +25,10 @@ brats21    Synapse syn25829067 ``BraTS2021_Training_Data.tar`` (accepted data us
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import logging
+import os
 import re
 import shutil
 import sys
@@ -33,11 +38,12 @@ from pathlib import Path
 from mednext.data.archives import ArchiveError, safe_extract
 from mednext.data.convert import CONVERTERS, RawDatasetWriter
 from mednext.data.download import ChecksumRecord, DownloadError, fetch
-from mednext.data.synapse import CredentialsError, SynapseAccess, synapse_access
+from mednext.data.synapse import CredentialsError, SynapseAccess, synapse_access, token_source
 from mednext.data.validate import DatasetError
 from mednext.files import write_text_atomic
 
-__all__ = ["KITS19_COMMIT", "SOURCES", "convert", "download", "main", "source_for"]
+__all__ = ["KITS19_COMMIT", "SOURCES", "AccessReport", "access_status", "convert", "download", "main",
+           "source_for"]
 
 KITS19_COMMIT = "456b293435b25303bbc7995f094f83a0afdff0eb"  # neheller/kits19 with starter_code/get_imaging_v2.py
 
@@ -64,6 +70,69 @@ def source_for(dataset: str, overrides: dict | None = None) -> dict:
         raise DatasetError(f"datasets.{dataset}.source: unknown key(s) {sorted(unknown)}; "
                            f"{dataset} takes {sorted(SOURCES[dataset])}")
     return {**SOURCES[dataset], **(overrides or {})}
+
+
+def access_status(dataset: str, downloads: str | Path, overrides: dict | None = None) -> tuple[bool, str]:
+    """Whether ``download`` can get ``dataset`` without the user's action, and one line that says why or what to do.
+
+    Cheap (no network): looks at the manifest, a hand-placed file, the source kind, the Synapse
+    mirror variable and where a Synapse token would come from (never at the token itself).
+    """
+    src = source_for(dataset, overrides)
+    folder = Path(downloads) / dataset
+    if (folder / "download.json").is_file():
+        return True, f"{dataset}: downloaded and verified ({folder / 'download.json'})"
+    if (folder / src["file"]).is_file():
+        return True, f"{dataset}: {src['file']} placed in {folder}/ (verified at download)"
+    if "synapse_id" not in src:
+        return True, f"{dataset}: direct download, no account needed (or place {src['file']} in {folder}/)"
+    if os.environ.get("MEDNEXT_SYNAPSE_MIRROR"):
+        return True, f"{dataset}: from the Synapse mirror in MEDNEXT_SYNAPSE_MIRROR"
+    source = token_source()
+    if source and importlib.util.find_spec("synapseclient") is None:
+        return False, (f"{dataset}: NEEDS synapseclient (pip install 'mednext-bench[data]'), or place "
+                       f"{src['file']} in {folder}/")
+    if source:
+        return True, f"{dataset}: Synapse {src['synapse_id']} with the token from {source}"
+    return False, (f"{dataset}: NEEDS a Synapse token or the archive: accept the terms at {src['terms_url']}, "
+                   "export SYNAPSE_AUTH_TOKEN=<token> (scopes view + download; or authtoken in ~/.synapseConfig), "
+                   f"or place {src['file']} in {folder}/")
+
+
+class AccessReport:
+    """Logs once per dataset ``access_status``'s line: a warning where the user must act, else info.
+
+    ``input`` is the download rule's input function (it adds no input): Snakemake calls it for
+    every download in the DAG while building it, dry runs included, so a run says first which of
+    its datasets need a token or an archive; ``check`` (the workflow's ``onstart``) then stops a
+    real run before its first job. ``log=None`` is silent and checks nothing (e.g. in a cluster job).
+    """
+
+    def __init__(self, downloads: str | Path, sources: dict[str, dict | None] | None = None,
+                 log: logging.Logger | None = None):
+        self.downloads, self.sources, self.log = downloads, sources or {}, log
+        self.reported: set[str] = set()
+        self.needed: list[str] = []  # access_status lines of the datasets that need the user
+
+    def __call__(self, dataset: str) -> None:
+        if self.log is None or dataset in self.reported:
+            return
+        self.reported.add(dataset)
+        ready, line = access_status(dataset, self.downloads, self.sources.get(dataset))
+        self.log.log(logging.INFO if ready else logging.WARNING, f"data access: {line}")
+        if not ready:
+            self.needed.append(line)
+
+    def input(self, wildcards) -> list:
+        self(wildcards.dataset)
+        return []
+
+    def check(self) -> None:
+        """Raises ``CredentialsError`` naming every reported dataset that needs the user's action."""
+        if self.needed:
+            listed = "\n".join(f"  {line}" for line in self.needed)
+            raise CredentialsError(f"stopped before the first job: data that needs your action first\n{listed}\n"
+                                   "(--keep-going runs everything else and fails only these downloads)")
 
 
 def _kits19_cases(labels_zip: Path) -> list[int]:

@@ -4,7 +4,8 @@
 and moves it into place only after every case was checked and ``dataset.json`` written, so an
 nnU-Net raw folder that exists is complete. Each case is checked before it is copied
 (``mednext.data.validate.check_case``: readable files, images on the label's grid, only the
-expected label values); a bad case stops the conversion with the case and file named.
+expected label values). After a bad case the remaining cases are still checked (not copied), and
+the conversion stops naming every bad case and its file.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from nnunetv2.dataset_conversion.generate_dataset_json import generate_dataset_json
 
-from mednext.data.validate import DatasetError, check_case
+from mednext.data.validate import DatasetError, check_case, problems_error
 
 __all__ = ["BTCV_LABELS", "CONVERTERS", "ConversionError", "RawDatasetWriter", "convert_amos22", "convert_brats21",
            "convert_btcv", "convert_kits19"]
@@ -35,7 +36,10 @@ class ConversionError(DatasetError):
 
 
 class RawDatasetWriter:
-    """Collects checked cases in a partial folder; ``finish`` writes dataset.json and moves it into place."""
+    """Collects checked cases in a partial folder; ``finish`` writes dataset.json and moves it into place.
+
+    ``finish`` raises ``ConversionError`` listing every case ``add`` found bad.
+    """
 
     def __init__(self, out_dir: str | Path, dataset: str):
         self.out_dir, self.dataset = Path(out_dir), dataset
@@ -49,18 +53,26 @@ class RawDatasetWriter:
         (self.partial / "imagesTr").mkdir(parents=True)
         (self.partial / "labelsTr").mkdir()
         self.cases: list[str] = []
+        self.problems: list[str] = []
 
     def add(self, case: str, images: Sequence[Path], label: Path, allowed: set[int],
             write_label: Callable[[Path, Path], None] | None = None) -> None:
-        check_case(list(images), label, allowed,
-                   fix=f"Case {case} of {self.dataset} does not have the labels this dataset defines; the "
-                       "download may be damaged or a different release (delete it and download again).")
+        try:
+            check_case(list(images), label, allowed,
+                       fix=f"Case {case} of {self.dataset} does not have the labels this dataset defines; the "
+                           "download may be damaged or a different release (delete it and download again).")
+        except DatasetError as err:
+            self.problems.append(str(err))
+        if self.problems:  # the conversion will fail: check the remaining cases, copy nothing more
+            return
         for channel, image in enumerate(images):
             shutil.copyfile(image, self.partial / "imagesTr" / f"{case}_{channel:04d}.nii.gz")
         (write_label or shutil.copyfile)(label, self.partial / "labelsTr" / f"{case}.nii.gz")
         self.cases.append(case)
 
     def finish(self, channel_names: dict, labels: dict, **dataset_json) -> Path:
+        if self.problems:
+            raise problems_error(f"converting {self.dataset}", self.problems, ConversionError)
         if not self.cases:
             raise ConversionError(f"no labelled cases found for {self.dataset}; is the download complete?")
         generate_dataset_json(str(self.partial), channel_names=channel_names, labels=labels,

@@ -20,7 +20,8 @@ from typing import Protocol
 
 from mednext.data.download import DownloadError, fetch
 
-__all__ = ["CredentialsError", "HttpMirrorAccess", "SynapseAccess", "SynapseClientAccess", "synapse_access"]
+__all__ = ["CredentialsError", "HttpMirrorAccess", "SynapseAccess", "SynapseClientAccess", "synapse_access",
+           "token_source"]
 
 TOKEN_URL = "https://www.synapse.org/#!PersonalAccessTokens:"
 
@@ -50,6 +51,14 @@ def _has_config_token(config: Path) -> bool:
     return "authtoken" in text or "auth_token" in text
 
 
+def token_source(config_file: str | Path | None = None) -> str | None:
+    """Where the client would read a token from (``SYNAPSE_AUTH_TOKEN`` or the config file), or None."""
+    if os.environ.get("SYNAPSE_AUTH_TOKEN"):
+        return "SYNAPSE_AUTH_TOKEN"
+    config = Path(config_file or Path.home() / ".synapseConfig")
+    return str(config) if _has_config_token(config) else None
+
+
 class SynapseClientAccess:
     """The official client; refuses early, with instructions, when no token is configured."""
 
@@ -58,7 +67,7 @@ class SynapseClientAccess:
 
     def _login(self, entity_id: str, name: str, dest_dir: Path, terms_url: str):
         token = os.environ.get("SYNAPSE_AUTH_TOKEN")
-        if not token and not _has_config_token(self.config_file):
+        if token_source(self.config_file) is None:
             raise CredentialsError(
                 f"{name} is downloaded from Synapse ({entity_id}), which needs a Synapse account and a personal "
                 f"access token. 1) Accept the data terms at {terms_url} (logged in). 2) Create a token with "

@@ -1,8 +1,8 @@
 """Check an nnU-Net raw dataset case by case before anything is planned or trained.
 
 Every case must have readable images and a readable label map on the same grid (shape and
-affine), and the label map may only hold values that ``dataset.json`` declares. The first
-problems found are reported with the file and the fix.
+affine), and the label map may only hold values that ``dataset.json`` declares. Every case is
+checked before the check fails, and every bad case is reported, each with its file and the fix.
 
     python -m mednext.data.validate $nnUNet_raw/Dataset900_Phantom
 """
@@ -16,11 +16,19 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-__all__ = ["DatasetError", "check_case", "check_raw_dataset", "main"]
+__all__ = ["DatasetError", "check_case", "check_raw_dataset", "main", "problems_error"]
 
 
 class DatasetError(ValueError):
     """A raw dataset that cannot be used; the message names the file(s) and the fix."""
+
+
+def problems_error(where: str | Path, problems: list[str], error: type[DatasetError] = DatasetError) -> DatasetError:
+    """One error that lists every problem found in ``where`` (one line each), so one run shows them all."""
+    if len(problems) == 1:
+        return error(problems[0])
+    listed = "\n".join(f"  {i}. {p}" for i, p in enumerate(problems, 1))
+    return error(f"{where}: {len(problems)} problems; fix each, then run again:\n{listed}")
 
 
 def _load(path: Path) -> nib.Nifti1Image:
@@ -69,13 +77,19 @@ def check_raw_dataset(folder: str | Path) -> dict:
     channels = sorted(int(c) for c in meta["channel_names"])
     allowed = _declared_values(meta["labels"])
     labels = sorted((folder / "labelsTr").glob(f"*{ending}"))
+    problems = []
     if len(labels) != int(meta["numTraining"]):
-        raise DatasetError(f"{folder / 'labelsTr'}: {len(labels)} label files but dataset.json says numTraining="
-                           f"{meta['numTraining']}; make them agree")
+        problems.append(f"{folder / 'labelsTr'}: {len(labels)} label files but dataset.json says numTraining="
+                        f"{meta['numTraining']}; make them agree")
     for label_path in labels:
         case = label_path.name[: -len(ending)]
-        check_case([folder / "imagesTr" / f"{case}_{c:04d}{ending}" for c in channels], label_path, allowed,
-                   fix="Fix the label map or the labels in dataset.json.")
+        try:
+            check_case([folder / "imagesTr" / f"{case}_{c:04d}{ending}" for c in channels], label_path, allowed,
+                       fix="Fix the label map or the labels in dataset.json.")
+        except DatasetError as err:
+            problems.append(str(err))
+    if problems:
+        raise problems_error(folder, problems)
     return {"folder": str(folder), "cases": len(labels), "channels": len(channels), "labels": sorted(allowed)}
 
 

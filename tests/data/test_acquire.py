@@ -11,7 +11,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from mednext.data.acquire import convert, download
+from mednext.data.acquire import AccessReport, access_status, convert, download
 from mednext.data.archives import ArchiveError, safe_extract
 from mednext.data.download import ChecksumError, DownloadError, sha256_of
 from mednext.data.synapse import CredentialsError, HttpMirrorAccess, SynapseClientAccess
@@ -194,6 +194,17 @@ def test_unexpected_label_value_names_the_case_and_leaves_nothing(tmp_path):
     assert not raw.exists() or not list(raw.iterdir())  # no partial folder either
 
 
+def test_every_bad_case_is_named_in_one_conversion(tmp_path):
+    fakes.write(tmp_path / "downloads" / "btcv" / "RawData.zip", fakes.btcv_zip(bad_label=20, bad_image=1))
+    with pytest.raises(DatasetError) as err:
+        _run(tmp_path, "btcv", "Dataset001_BTCV", synapse=NoSynapse())
+    text = str(err.value)
+    assert "converting btcv: 2 problems" in text
+    assert "img0001.nii.gz: not a readable NIfTI file" in text
+    assert "label0021.nii.gz: unknown label value(s) [20]" in text
+    assert not (tmp_path / "raw" / "Dataset001_BTCV").exists()
+
+
 def test_missing_synapse_credentials_say_what_to_set(tmp_path, monkeypatch):
     monkeypatch.delenv("SYNAPSE_AUTH_TOKEN", raising=False)
     monkeypatch.delenv("MEDNEXT_SYNAPSE_MIRROR", raising=False)
@@ -293,3 +304,44 @@ def test_synapse_refusal_points_to_the_terms(tmp_path, monkeypatch):
         download("btcv", tmp_path / "dl", tmp_path / "sums", synapse=SynapseClientAccess(config), log=lambda *_: None)
     assert fake.logins == [None]  # the config file's token: the client reads it itself
     assert not (tmp_path / "dl" / "btcv" / "download.json").exists()
+
+
+def test_access_status_says_what_needs_the_user(tmp_path, monkeypatch):
+    monkeypatch.delenv("SYNAPSE_AUTH_TOKEN", raising=False)
+    monkeypatch.delenv("MEDNEXT_SYNAPSE_MIRROR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.synapseConfig
+    dl = tmp_path / "dl"
+    ready, line = access_status("btcv", dl)
+    assert not ready and "SYNAPSE_AUTH_TOKEN" in line and f"place RawData.zip in {dl / 'btcv'}/" in line
+    assert access_status("amos22", dl)[0] and "no account needed" in access_status("amos22", dl)[1]
+    fakes.write(dl / "brats21" / "BraTS2021_Training_Data.tar", b"placed by hand")
+    assert access_status("brats21", dl) == (True, f"brats21: BraTS2021_Training_Data.tar placed in {dl / 'brats21'}/ "
+                                                  "(verified at download)")
+    monkeypatch.setenv("SYNAPSE_AUTH_TOKEN", "secret-token-value")
+    installed = {"synapseclient": False}
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: object() if installed.get(name, True) else None)
+    ready, line = access_status("btcv", dl)
+    assert not ready and "NEEDS synapseclient" in line
+    installed["synapseclient"] = True
+    ready, line = access_status("btcv", dl)
+    assert ready and "from SYNAPSE_AUTH_TOKEN" in line and "secret-token-value" not in line
+
+
+def test_access_report_logs_each_dataset_once(tmp_path, monkeypatch, caplog):
+    import logging
+    from types import SimpleNamespace
+
+    monkeypatch.delenv("SYNAPSE_AUTH_TOKEN", raising=False)
+    monkeypatch.delenv("MEDNEXT_SYNAPSE_MIRROR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    report = AccessReport(tmp_path / "dl", log=logging.getLogger("test-access"))
+    with caplog.at_level(logging.INFO, logger="test-access"):
+        for dataset in ("btcv", "btcv", "amos22"):
+            assert report.input(SimpleNamespace(dataset=dataset)) == []
+    assert [(r.levelname, r.getMessage()[:27]) for r in caplog.records] == [
+        ("WARNING", "data access: btcv: NEEDS a "), ("INFO", "data access: amos22: direct")]
+    with pytest.raises(CredentialsError, match=r"(?s)before the first job.*btcv: NEEDS.*--keep-going"):
+        report.check()
+    silent = AccessReport(tmp_path / "dl", log=None)  # e.g. inside a cluster job: says and checks nothing
+    silent("btcv")
+    silent.check()

@@ -18,7 +18,7 @@ RAW = "resources/raw/Dataset001_BTCV"
 
 def _workdir(tmp_path: Path) -> Path:
     shutil.copy(ROOT / "Snakefile", tmp_path)
-    for folder in ("config", "workflow", "paper"):
+    for folder in ("config", "workflow", "paper", "profiles"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
     cfg = {"nnunet": {"raw": "resources/raw", "preprocessed": "resources/pre", "results": "resources/res",
                       "num_processes": 1, "num_processes_da": 1, "device": "cpu", "compile": False},

@@ -256,7 +256,7 @@ def test_swinunetr_refuses_a_patch_too_small(world):
 
 def test_nnunet_complexity_counts_the_planned_network(trained):
     """nnU-Net's own network, rebuilt from the dataset's plans, has exactly the trained checkpoint's weights."""
-    from mednext.complexity import nnunet_complexity
+    from mednext.nnunet.complexity import nnunet_complexity
 
     plans = trained.preprocessed / DATASET / "nnUNetPlans.json"
     dataset_json = trained.preprocessed / DATASET / "dataset.json"

@@ -16,7 +16,7 @@ def workdir(tmp_path_factory):
     """A copy of the workflow, so that these checks never touch (or wait for) a run in the checkout."""
     wd = tmp_path_factory.mktemp("workflow")
     shutil.copy(ROOT / "Snakefile", wd)
-    for folder in ("config", "workflow", "paper"):
+    for folder in ("config", "workflow", "paper", "profiles"):
         shutil.copytree(ROOT / folder, wd / folder)
     return wd
 

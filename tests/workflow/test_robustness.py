@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 def _workdir(tmp_path: Path, datasets: dict, models=("mednext_S_k3",)) -> Path:
     tmp_path.mkdir(parents=True, exist_ok=True)
-    for item in ("Snakefile", "config", "workflow", "paper"):
+    for item in ("Snakefile", "config", "workflow", "paper", "profiles"):
         src = ROOT / item
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / item)
     cfg = {"nnunet": {"raw": "resources/raw", "preprocessed": "resources/pre", "results": "resources/res",
@@ -109,15 +109,19 @@ def test_corrupt_image_stops_the_dag_naming_the_file(tmp_path):
     assert _no_results(wd)
 
 
-def test_unknown_label_value_stops_the_dag_naming_the_file(tmp_path):
+def test_two_bad_cases_stop_the_dag_naming_both_in_one_run(tmp_path):
     raw, datasets = _user_dataset(tmp_path / "data")
     path = raw / "labelsTr" / "phantom_004.nii.gz"
     img = nib.load(path)
     data = np.asarray(img.dataobj).copy()
     data[0, 0, 0] = 7
     nib.save(nib.Nifti1Image(data, img.affine), str(path))
+    image = raw / "imagesTr" / "phantom_001_0000.nii.gz"
+    image.write_bytes(b"\x89PNG\r\n a picture, not a NIfTI")
     wd = _workdir(tmp_path / "wd", datasets)
     proc = _snakemake(wd)
     assert proc.returncode != 0
-    assert f"{path}: unknown label value(s) [7]" in proc.stdout + proc.stderr
+    out = proc.stdout + proc.stderr
+    assert f"{path}: unknown label value(s) [7]" in out
+    assert f"{image}: not a readable NIfTI file" in out
     assert _no_results(wd)

@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not _cluster_up(), reason="no
 
 
 def test_small_dag_runs_through_slurm_with_gpu_requests(tmp_path):
-    for item in ("Snakefile", "config", "workflow", "slurm", "paper"):
+    for item in ("Snakefile", "config", "workflow", "slurm", "paper", "profiles"):
         src = ROOT / item
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / item)
     cfg = {

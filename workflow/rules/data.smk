@@ -1,11 +1,26 @@
 # Stage 1, data: every dataset ends as an nnU-Net raw dataset ($nnUNet_raw/DatasetXXX_Name).
 # The paper's datasets: download (resumable, verified against config/checksums/) -> convert (safe
 # extraction, case-by-case checks); the phantom is generated; a user dataset is linked.
+# What may need the user (a token, accepted terms, an archive placed by hand) comes first: the
+# DAG build says for each targeted download whether it is ready (dry runs too), a real run stops
+# before its first job if one is not (unless --keep-going), and the data rules run before any
+# other job, so a download that fails anyway fails within seconds.
+from snakemake.logging import logger
+
+from mednext.data.acquire import AccessReport
 
 PHANTOMS = [FOLDER[d] for d in DATASETS if "phantom" in ds_cfg(d)]
 USER = [FOLDER[d] for d in DATASETS if "path" in ds_cfg(d)]
 DOWNLOADED = [FOLDER[d] for d in DATASETS if FOLDER[d] not in PHANTOMS + USER]
 NONE = "(?!x)x"  # a constraint that matches nothing, for empty groups
+ACQUIRE_FIRST = 100  # priority of the data rules: above training (10) and everything else (0)
+ACCESS = AccessReport(DOWNLOADS, {d: ds_cfg(d).get("source") for d in DATASETS},
+                      logger if workflow.is_main_process else None)
+
+
+onstart:
+    if not workflow.execution_settings.keep_going:
+        ACCESS.check()
 
 
 rule phantom_dataset:
@@ -15,6 +30,7 @@ rule phantom_dataset:
         ds="|".join(PHANTOMS) or NONE,
     params:
         cfg=lambda wc: ds_cfg(KEY_OF_FOLDER[wc.ds])["phantom"],
+    priority: ACQUIRE_FIRST
     conda:
         ENV
     log:
@@ -32,6 +48,7 @@ rule link_user_dataset:
         ds="|".join(USER) or NONE,
     params:
         path=lambda wc: os.path.abspath(ds_cfg(KEY_OF_FOLDER[wc.ds])["path"]),
+    priority: ACQUIRE_FIRST
     conda:
         ENV
     log:
@@ -45,10 +62,13 @@ rule link_user_dataset:
 
 
 rule download:
+    input:
+        ACCESS.input,  # adds nothing; says whether this download needs the user's action
     output:
         f"{DOWNLOADS}/{{dataset}}/download.json",
     wildcard_constraints:
         dataset="|".join(KEY_OF_FOLDER[f] for f in DOWNLOADED) or NONE,
+    priority: ACQUIRE_FIRST
     params:
         checksums=CHECKSUMS,
         source=lambda wc: ds_cfg(wc.dataset).get("source", {}),
@@ -72,6 +92,7 @@ rule convert_dataset:
     params:
         dataset=lambda wc: KEY_OF_FOLDER[wc.ds],
         downloads=DOWNLOADS,
+    priority: ACQUIRE_FIRST
     conda:
         ENV
     log:
@@ -87,6 +108,7 @@ rule check_raw_dataset:
         f"{RAW}/{{ds}}/dataset.json",
     output:
         f"{PRE}/{{ds}}/raw_dataset_check.json",
+    priority: ACQUIRE_FIRST
     conda:
         ENV
     log:
@@ -94,5 +116,4 @@ rule check_raw_dataset:
     benchmark:
         f"{BENCH}/check_raw_dataset/{{ds}}.tsv"
     shell:
-        "python -m mednext.data.validate $(dirname {input}) {output} > {log} 2>&1 "
-        "|| {{ cat {log} >&2; exit 1; }}"
+        "python -m mednext.data.validate $(dirname {input}) {output} > {log} 2>&1"

@@ -5,6 +5,7 @@ import sys
 import warnings
 
 import pandas as pd
+import torch
 
 from mednext.complexity import count_flops, count_parameters, mednext_complexity
 from mednext.nnunet.registry import model_spec
@@ -12,6 +13,7 @@ from mednext.nnunet.registry import model_spec
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
 logging.getLogger("fvcore").setLevel(logging.ERROR)
 warnings.filterwarnings("ignore")
+torch.set_num_threads(snakemake.threads)  # noqa: F821 (more threads than the job's cores only wait)
 size = int(snakemake.params.size)  # noqa: F821
 rows = []
 counted = {}  # one count per architecture: k5 and k5_upkern (B k3 and B k3 twice) share one

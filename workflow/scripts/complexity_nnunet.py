@@ -6,7 +6,7 @@ import warnings
 
 import pandas as pd
 
-from mednext.complexity import nnunet_complexity
+from mednext.nnunet.complexity import nnunet_complexity
 from mednext.nnunet.registry import REFERENCE_MODEL, model_spec
 
 sys.stderr = open(snakemake.log[0], "w")  # noqa: F821

@@ -11,6 +11,5 @@ try:
     convert(snakemake.params.dataset, snakemake.params.downloads, Path(snakemake.output[0]).parent,  # noqa: F821
             log=lambda msg: print(msg, flush=True))
 except ERRORS as err:
-    print(f"error: {err}", flush=True)
-    sys.__stderr__.write(f"error: {err}\n")
+    print(f"error: {err}", flush=True)  # on the console too: show-failed-logs (profiles/default)
     raise SystemExit(1)

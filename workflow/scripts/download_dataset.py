@@ -10,6 +10,5 @@ try:
     download(snakemake.wildcards.dataset, snakemake.output[0].rsplit("/", 2)[0],  # noqa: F821
              snakemake.params.checksums, snakemake.params.source, log=lambda msg: print(msg, flush=True))  # noqa: F821
 except ERRORS as err:
-    print(f"error: {err}", flush=True)
-    sys.__stderr__.write(f"error: {err}\n")
+    print(f"error: {err}", flush=True)  # on the console too: show-failed-logs (profiles/default)
     raise SystemExit(1)

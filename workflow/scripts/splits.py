@@ -13,8 +13,7 @@ try:
     splits, how = pinned_splits(raw_cases(snakemake.params.raw), snakemake.params.shipped,  # noqa: F821
                                 write_if_missing=snakemake.params.record)  # noqa: F821
 except DatasetError as err:
-    print(f"error: {err}", file=log, flush=True)
-    sys.__stderr__.write(f"error: {err}\n")
+    print(f"error: {err}", file=log, flush=True)  # on the console too: show-failed-logs (profiles/default)
     raise SystemExit(1)
 Path(snakemake.output[0]).write_text(json.dumps(splits, indent=2))  # noqa: F821
 print(f"{how}: {snakemake.params.shipped}", file=log)  # noqa: F821
