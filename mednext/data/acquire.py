@@ -118,8 +118,14 @@ def download(dataset: str, downloads: str | Path, checksums: str | Path, overrid
 
 
 def convert(dataset: str, downloads: str | Path, out_dir: str | Path, keep_extracted: bool = False,
-            log=print) -> Path:
-    """Extract the verified download of ``dataset`` and convert it into the nnU-Net raw folder ``out_dir``."""
+            log=print, brats_region_based: bool = False) -> Path:
+    """Extract the verified download of ``dataset`` and convert it into the nnU-Net raw folder ``out_dir``.
+
+    ``brats_region_based`` (BraTS21 only, off by default): declare nnU-Net's region-based labels
+    instead of the official code's plain labels 0-3 (see ``convert_brats21``).
+    """
+    if brats_region_based and dataset != "brats21":
+        raise DatasetError(f"brats_region_based applies to brats21 only, not {dataset}")
     src = source_for(dataset)
     folder = Path(downloads) / dataset
     if not (folder / "download.json").is_file():
@@ -131,6 +137,8 @@ def convert(dataset: str, downloads: str | Path, out_dir: str | Path, keep_extra
     try:
         if dataset == "kits19":
             CONVERTERS[dataset](extracted, writer, imaging=folder / "imaging")
+        elif dataset == "brats21":
+            CONVERTERS[dataset](extracted, writer, region_based=brats_region_based)
         else:
             CONVERTERS[dataset](extracted, writer)
     except BaseException:
@@ -156,13 +164,17 @@ def main(argv=None) -> int:
     c.add_argument("out_dir")
     c.add_argument("--downloads", default="resources/downloads")
     c.add_argument("--keep-extracted", action="store_true")
+    c.add_argument("--brats-region-based", action="store_true",
+                   help="BraTS21: nnU-Net's region-based dataset.json (sigmoid training) instead of the official "
+                        "plain labels 0-3 (softmax); off by default")
     args = p.parse_args(argv)
     try:
         if args.step == "download":
             synapse = synapse_access(args.synapse_mirror) if args.synapse_mirror else None
             print(download(args.dataset, args.downloads, args.checksums, json.loads(args.source), synapse))
         else:
-            print(convert(args.dataset, args.downloads, args.out_dir, args.keep_extracted))
+            print(convert(args.dataset, args.downloads, args.out_dir, args.keep_extracted,
+                          brats_region_based=args.brats_region_based))
     except ERRORS as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -19,13 +19,17 @@ from nnunetv2.dataset_conversion.generate_dataset_json import generate_dataset_j
 
 from mednext.data.validate import DatasetError, check_case
 
-__all__ = ["BTCV_LABELS", "CONVERTERS", "ConversionError", "RawDatasetWriter", "convert_amos22", "convert_brats21",
-           "convert_btcv", "convert_kits19"]
+__all__ = ["BRATS21_LABELS", "BRATS21_REGIONS", "BTCV_LABELS", "CONVERTERS", "ConversionError", "RawDatasetWriter",
+           "convert_amos22", "convert_brats21", "convert_btcv", "convert_kits19"]
 
 BTCV_LABELS = {"background": 0, "spleen": 1, "right kidney": 2, "left kidney": 3, "gallbladder": 4, "esophagus": 5,
                "liver": 6, "stomach": 7, "aorta": 8, "inferior vena cava": 9, "portal vein and splenic vein": 10,
                "pancreas": 11, "right adrenal gland": 12, "left adrenal gland": 13}
 KITS19_LABELS = {"background": 0, "kidney": 1, "tumor": 2}
+# BraTS21 after the official Task137 conversion (BraTS 2 -> 1, 1 -> 2, 4 -> 3): plain labels, trained with softmax
+BRATS21_LABELS = {"background": 0, "edema": 1, "non-enhancing tumor": 2, "enhancing tumor": 3}
+# nnU-Net v2's region-based alternative (Dataset137_BraTS21): sigmoid training on the evaluation regions
+BRATS21_REGIONS = {"background": 0, "whole tumor": (1, 2, 3), "tumor core": (2, 3), "enhancing tumor": (3,)}
 BRATS_MODALITIES = ("t1", "t1ce", "t2", "flair")  # channel order of nnU-Net's Dataset137_BraTS21
 AMOS_FIRST_MRI_ID = 500  # AMOS22 case ids >= 500 are MRI; the paper's task is the CT part
 
@@ -130,11 +134,15 @@ def convert_kits19(extracted: Path, writer: RawDatasetWriter, imaging: Path) -> 
                   license="KiTS19 challenge data terms (https://kits19.grand-challenge.org/)")
 
 
-def convert_brats21(extracted: Path, writer: RawDatasetWriter) -> None:
-    """``BraTS2021_XXXXX/BraTS2021_XXXXX_{t1,t1ce,t2,flair,seg}.nii.gz`` -> nnU-Net's Dataset137 layout.
+def convert_brats21(extracted: Path, writer: RawDatasetWriter, region_based: bool = False) -> None:
+    """``BraTS2021_XXXXX/BraTS2021_XXXXX_{t1,t1ce,t2,flair,seg}.nii.gz`` -> labels 0-3, as the official code.
 
-    Labels 1/2/4 become 2/1/3 with nnU-Net's own converter, and dataset.json declares the
-    evaluation regions (whole tumor, tumor core, enhancing tumor) as nnU-Net's script does.
+    The official MedNeXt Task137 conversion: BraTS labels 2/1/4 become 1 (edema), 2 (non-enhancing
+    tumor) and 3 (enhancing tumor), and dataset.json declares these plain labels, so every model
+    trains with softmax; the regions (whole tumor, tumor core, enhancing tumor) are applied only at
+    evaluation (``mednext.evaluation.regions``). ``region_based=True`` declares the regions in
+    dataset.json instead, as nnU-Net v2's ``Dataset137_BraTS21`` does (sigmoid region-based
+    training); the label files are the same.
     """
     from nnunetv2.dataset_conversion.Dataset137_BraTS21 import copy_BraTS_segmentation_and_convert_labels_to_nnUNet
 
@@ -145,9 +153,9 @@ def convert_brats21(extracted: Path, writer: RawDatasetWriter) -> None:
         case = seg.name[: -len("_seg.nii.gz")]
         images = [seg.with_name(f"{case}_{m}.nii.gz") for m in BRATS_MODALITIES]
         writer.add(case, images, seg, {0, 1, 2, 4}, write_label=write_label)
-    writer.finish({0: "T1", 1: "T1ce", 2: "T2", 3: "Flair"},
-                  {"background": 0, "whole tumor": (1, 2, 3), "tumor core": (2, 3), "enhancing tumor": (3,)},
-                  regions_class_order=(1, 2, 3), dataset_name=writer.out_dir.name,
+    labels = {"labels": BRATS21_REGIONS, "regions_class_order": (1, 2, 3)} if region_based else \
+        {"labels": BRATS21_LABELS}
+    writer.finish({0: "T1", 1: "T1ce", 2: "T2", 3: "Flair"}, **labels, dataset_name=writer.out_dir.name,
                   reference="https://www.synapse.org/#!Synapse:syn25829067",
                   license="BraTS 2021 data use agreement (Synapse syn25829067)")
 

@@ -98,24 +98,39 @@ def test_kits19_labels_archive_and_imaging_per_case(tmp_path):
     assert check_raw_dataset(out)["labels"] == [0, 1, 2]
 
 
-def test_brats21_labels_converted_with_nnunet_convention(tmp_path):
+def test_brats21_plain_labels_0_to_3_as_the_official_code(tmp_path):
     with fakes.LocalServer({"/syn25829067/BraTS2021_Training_Data.tar": fakes.brats_tar()}) as srv:
         _, out, _ = _run(tmp_path, "brats21", "Dataset004_BraTS21", synapse=HttpMirrorAccess(srv.base))
     meta = json.loads((out / "dataset.json").read_text())
     assert meta["channel_names"] == {"0": "T1", "1": "T1ce", "2": "T2", "3": "Flair"}
-    assert meta["labels"]["whole tumor"] == [1, 2, 3] and meta["regions_class_order"] == [1, 2, 3]
+    # labels, not regions: every model trains softmax; regions are applied at evaluation only
+    assert meta["labels"] == {"background": 0, "edema": 1, "non-enhancing tumor": 2, "enhancing tumor": 3}
+    assert "regions_class_order" not in meta
     src = tmp_path / "brats.tar"
     src.write_bytes(fakes.brats_tar())
     ref = safe_extract(src, tmp_path / "ref")
-    original = _labels(ref / "BraTS2021_00002" / "BraTS2021_00002_seg.nii.gz")
-    converted = _labels(out / "labelsTr" / "BraTS2021_00002.nii.gz")
-    # BraTS 2 (edema) -> 1, 1 (necrosis) -> 2, 4 (enhancing) -> 3
-    for before, after in ((0, 0), (2, 1), (1, 2), (4, 3)):
-        assert (original == before).sum() > 0 or before == 0
-        assert np.array_equal(converted == after, original == before)
+    for case in ("BraTS2021_00000", "BraTS2021_00002"):
+        original = _labels(ref / case / f"{case}_seg.nii.gz")
+        converted = _labels(out / "labelsTr" / f"{case}.nii.gz")
+        assert set(np.unique(original)) == {0, 1, 2, 4} and converted.shape == original.shape
+        # voxel by voxel: BraTS 0 -> 0, 2 (edema) -> 1, 1 (necrosis / non-enhancing) -> 2, 4 (enhancing) -> 3
+        expected = np.select([original == 2, original == 1, original == 4], [1, 2, 3], default=0)
+        np.testing.assert_array_equal(converted, expected)
+        assert set(np.unique(converted)) == {0, 1, 2, 3}
     assert (out / "imagesTr" / "BraTS2021_00002_0003.nii.gz").read_bytes() == \
         (ref / "BraTS2021_00002" / "BraTS2021_00002_flair.nii.gz").read_bytes()
-    assert check_raw_dataset(out)["channels"] == 4
+    assert check_raw_dataset(out)["channels"] == 4 and check_raw_dataset(out)["labels"] == [0, 1, 2, 3]
+
+
+def test_brats21_region_based_is_an_explicit_option(tmp_path):
+    fakes.write(tmp_path / "dl" / "brats21" / "BraTS2021_Training_Data.tar", fakes.brats_tar())
+    download("brats21", tmp_path / "dl", tmp_path / "sums", synapse=NoSynapse(), log=lambda *_: None)
+    out = convert("brats21", tmp_path / "dl", tmp_path / "raw" / "Dataset004_BraTS21", log=lambda *_: None,
+                  brats_region_based=True)
+    meta = json.loads((out / "dataset.json").read_text())
+    assert meta["labels"]["whole tumor"] == [1, 2, 3] and meta["regions_class_order"] == [1, 2, 3]
+    with pytest.raises(DatasetError, match="brats21 only"):
+        convert("btcv", tmp_path / "dl", tmp_path / "raw" / "x", brats_region_based=True)
 
 
 def test_truncated_download_fails_then_resumes(tmp_path):
