@@ -24,7 +24,8 @@ from mednext.files import write_text_atomic
 
 __all__ = ["markdown_table", "render_paper", "write_paper", "main"]
 
-FIGURES = {"scaling": "Dice (paper protocol) vs GFLOPs", "per_class": "Dice per class (paper protocol)", "ablation": "Ablations (paired differences)",
+FIGURES = {"scaling": "Dice (paper protocol) vs GFLOPs", "per_class": "Dice per class (paper protocol)",
+           "ablation": "Ablations (paired differences)",
            "ranks": "Rank stability"}
 
 
@@ -95,7 +96,8 @@ def _dataset_section(key: str, name: str, table: pd.DataFrame, tables: Path, fig
               "each case's class mean [95% bootstrap CI]. p: Wilcoxon signed-rank on per-case paper-protocol "
               "Dice vs nnU-Net, Holm-corrected over all models vs nnU-Net on that metric.", ""]
     lines.append(markdown_table(
-        table, {"label": "model", "paper_dice_text": "Dice (paper)", "paper_dice_mean_nan_is_1": "Dice (paper, nan is 1)",
+        table, {"label": "model", "paper_dice_text": "Dice (paper)",
+                "paper_dice_mean_nan_is_1": "Dice (paper, nan is 1)",
                 "paper_sdc_text": "SDC (paper: unit spacing, tol. 1 voxel)",
                 "physical_dice_text": "Dice (physical)", "physical_nsd_text": "NSD (physical: mm spacing, tol. in mm)",
                 f"{HEADLINE}_p_vs_nnunet_holm": "p vs nnU-Net (paper Dice)",

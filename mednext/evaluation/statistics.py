@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["case_scores", "class_means", "paper_average", "bootstrap_paper_ci", "summarise", "bootstrap_mean_ci", "holm", "paired_comparison", "compare_models", "rank_stability"]
+__all__ = ["case_scores", "class_means", "paper_average", "bootstrap_paper_ci", "summarise", "bootstrap_mean_ci",
+           "holm", "paired_comparison", "compare_models", "rank_stability"]
 
 
 def case_scores(df: pd.DataFrame, metric: str) -> pd.DataFrame:
