@@ -31,7 +31,7 @@ BRATS21_LABELS = {"background": 0, "edema": 1, "non-enhancing tumor": 2, "enhanc
 # nnU-Net v2's region-based alternative (Dataset137_BraTS21): sigmoid training on the evaluation regions
 BRATS21_REGIONS = {"background": 0, "whole tumor": (1, 2, 3), "tumor core": (2, 3), "enhancing tumor": (3,)}
 BRATS_MODALITIES = ("t1", "t1ce", "t2", "flair")  # channel order of nnU-Net's Dataset137_BraTS21
-AMOS_FIRST_MRI_ID = 500  # AMOS22 case ids >= 500 are MRI; the paper's task is the CT part
+AMOS_FIRST_MRI_ID = 500  # AMOS22 case ids >= 500 are MRI; task 1 is the CT part
 
 
 class ConversionError(DatasetError):
@@ -101,24 +101,34 @@ def convert_btcv(extracted: Path, writer: RawDatasetWriter) -> None:
                   license="Synapse terms of use of syn3193805 (registration, research use)")
 
 
-def convert_amos22(extracted: Path, writer: RawDatasetWriter) -> None:
-    """``amos22/`` of Zenodo 7262581: the labelled CT cases of training and validation (ids < 500).
+def convert_amos22(extracted: Path, writer: RawDatasetWriter, task: int = 1,
+                   parts: Sequence[str] = ("training", "validation")) -> None:
+    """``amos22/`` of Zenodo 7262581: the labelled cases of ``parts`` for AMOS22 ``task``.
 
-    As nnU-Net's ``Dataset218_Amos2022_task1`` does: the post-challenge release has labels for the
-    validation cases too, so both labelled parts form the cross-validation pool.
+    Task 1 (the default) is the CT task: case ids below 500 (ids 500 and up are MRI). With both
+    labelled parts it is the case set of nnU-Net's ``Dataset218_Amos2022_task1``: the post-challenge
+    release labels the validation cases too, so training (200 CT) and validation (100 CT) form one
+    cross-validation pool of 300 cases. Task 2 keeps the MRI cases as well (360 with both parts).
+    Config: ``datasets.amos22.cases`` (``task``, ``parts``).
     """
+    if task not in (1, 2) or not parts or set(parts) - {"training", "validation"}:
+        raise ConversionError(f"amos22 cases: task must be 1 (CT) or 2 (CT + MRI) and parts a non-empty subset of "
+                              f"training, validation; got task={task!r}, parts={list(parts)!r}")
     base = _one(extracted, "**/imagesTr", "imagesTr folder").parent
     meta = json.loads((base / "dataset.json").read_text())
     labels = {name: int(value) for value, name in meta["labels"].items()}
-    for part in ("training", "validation"):
+    for part in parts:
         for entry in meta.get(part, []):
             image = base / entry["image"]
             case = image.name[: -len(".nii.gz")]
-            if int(case.split("_")[-1]) >= AMOS_FIRST_MRI_ID:
+            if task == 1 and int(case.split("_")[-1]) >= AMOS_FIRST_MRI_ID:
                 continue
             label = base / entry["label"] if entry.get("label") else base / f"labels{part[:2].title()}" / image.name
             writer.add(case, [image], label, set(labels.values()))
-    writer.finish({0: "CT"}, labels, dataset_name=writer.out_dir.name,
+    channels = {0: "CT"} if task == 1 else {0: "CT or MRI"}  # not "CT": z-score normalisation, as nnU-Net's task 2
+    writer.finish(channels, labels, dataset_name=writer.out_dir.name,
+                  description=f"AMOS22 task {task} ({'CT' if task == 1 else 'CT and MRI'}), labelled cases of "
+                              f"{' and '.join(parts)}",
                   reference="https://amos22.grand-challenge.org/", release="https://zenodo.org/records/7262581",
                   overwrite_image_reader_writer="NibabelIOWithReorient")
 

@@ -11,7 +11,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from mednext.data.acquire import convert, download
+from mednext.data.acquire import convert, convert_options, download
 from mednext.data.archives import ArchiveError, safe_extract
 from mednext.data.download import ChecksumError, DownloadError, sha256_of
 from mednext.data.synapse import CredentialsError, HttpMirrorAccess, SynapseClientAccess
@@ -82,6 +82,27 @@ def test_amos22_ct_cases_of_training_and_validation(tmp_path):
     assert check_raw_dataset(out)["cases"] == 3
 
 
+@pytest.mark.parametrize("options,cases", [
+    ({"task": 1, "parts": ["training"]}, ["amos_0001", "amos_0005"]),  # CT of the training part only
+    ({"task": 2}, ["amos_0001", "amos_0005", "amos_0008", "amos_0540"]),  # CT and MRI (540)
+])
+def test_amos22_case_set_is_a_config_value(tmp_path, options, cases):
+    fakes.write(tmp_path / "dl" / "amos22" / "amos22.zip", fakes.amos_zip())
+    download("amos22", tmp_path / "dl", tmp_path / "sums", log=lambda *_: None)
+    settings = {"id": 2, "name": "AMOS22", "cases": options}
+    out = convert("amos22", tmp_path / "dl", tmp_path / "raw" / "Dataset002_AMOS22", log=lambda *_: None,
+                  options=convert_options("amos22", settings))
+    assert sorted(p.name[:-7] for p in (out / "labelsTr").iterdir()) == cases
+    meta = json.loads((out / "dataset.json").read_text())
+    assert meta["channel_names"] == ({"0": "CT"} if options["task"] == 1 else {"0": "CT or MRI"})
+    assert f"task {options['task']}" in meta["description"]
+    with pytest.raises(DatasetError, match=r"amos22: unknown conversion option\(s\) \['modality'\]"):
+        convert("amos22", tmp_path / "dl", tmp_path / "raw" / "x", options={"modality": "CT"})
+    with pytest.raises(DatasetError, match="task must be 1 \\(CT\\) or 2"):
+        convert("amos22", tmp_path / "dl", tmp_path / "raw" / "y", log=lambda *_: None, options={"task": 3})
+    assert not (tmp_path / "raw" / "y").exists()
+
+
 def test_kits19_labels_archive_and_imaging_per_case(tmp_path):
     files = fakes.kits_files(cases=(0, 1))
     with fakes.LocalServer(files) as srv:
@@ -125,12 +146,13 @@ def test_brats21_plain_labels_0_to_3_as_the_official_code(tmp_path):
 def test_brats21_region_based_is_an_explicit_option(tmp_path):
     fakes.write(tmp_path / "dl" / "brats21" / "BraTS2021_Training_Data.tar", fakes.brats_tar())
     download("brats21", tmp_path / "dl", tmp_path / "sums", synapse=NoSynapse(), log=lambda *_: None)
+    assert convert_options("brats21", {"id": 4, "name": "BraTS21"}) == {}  # off by default
     out = convert("brats21", tmp_path / "dl", tmp_path / "raw" / "Dataset004_BraTS21", log=lambda *_: None,
-                  brats_region_based=True)
+                  options=convert_options("brats21", {"region_based": True}))
     meta = json.loads((out / "dataset.json").read_text())
     assert meta["labels"]["whole tumor"] == [1, 2, 3] and meta["regions_class_order"] == [1, 2, 3]
-    with pytest.raises(DatasetError, match="brats21 only"):
-        convert("btcv", tmp_path / "dl", tmp_path / "raw" / "x", brats_region_based=True)
+    with pytest.raises(DatasetError, match=r"btcv: unknown conversion option\(s\) \['region_based'\]"):
+        convert("btcv", tmp_path / "dl", tmp_path / "raw" / "x", options={"region_based": True})
 
 
 def test_truncated_download_fails_then_resumes(tmp_path):
