@@ -170,7 +170,8 @@ def published_comparison(tables: Mapping[str, pd.DataFrame], published: pd.DataF
                 int(p["n_cases"]) != int(row["n_cases"]):
             verdict = f"not comparable: {int(p['n_cases'])} cases published, {int(row['n_cases'])} evaluated here"
         rows.append({"dataset": p["dataset"], "model": p["model"], "published_dice": p["value"],
-                     "published_cohort": p.get("cohort"), "published_n_cases": p.get("n_cases"),
+                     "published_cohort": p.get("cohort"),
+                     "published_n_cases": int(p["n_cases"]) if pd.notna(p.get("n_cases")) else None,
                      "published_averaging": p.get("averaging"),
                      "ours_dice": None if row is None else 100 * row[f"{HEADLINE}_mean"],
                      "ours_protocol": "paper (official MedNeXt averaging)",
