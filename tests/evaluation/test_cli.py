@@ -93,10 +93,11 @@ def test_cli_writes_the_workflows_per_case_rows(kits, tmp_path, monkeypatch, cap
 
     # without splits: every reference case, fold -1; dataset.json found beside labelsTr
     assert main(["--dataset", "kits19", "--pred", str(pred), "--ref", str(kits.raw / "labelsTr"),
-                 "-o", str(tmp_path / "nofold.csv")]) == 0
+                 "-o", str(tmp_path / "nofold.csv"), "--name", "kits19_rerun", "--model", "mine"]) == 0
     nofold = read_per_case(tmp_path / "nofold.csv")
-    assert (nofold.fold == -1).all()
-    pd.testing.assert_frame_equal(nofold.drop(columns="fold"), ours.drop(columns="fold"))
+    assert (nofold.fold == -1).all() and (nofold.dataset == "kits19_rerun").all() and (nofold.model == "mine").all()
+    columns = ["dataset", "model", "fold"]
+    pd.testing.assert_frame_equal(nofold.drop(columns=columns), ours.drop(columns=columns))
 
 
 def _bad(kits, tmp_path, capsys, mutate) -> str:
