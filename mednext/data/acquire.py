@@ -42,7 +42,7 @@ from mednext.data.synapse import CredentialsError, SynapseAccess, synapse_access
 from mednext.data.validate import DatasetError
 from mednext.files import write_text_atomic
 
-__all__ = ["KITS19_COMMIT", "SOURCES", "AccessReport", "access_status", "convert", "download", "main",
+__all__ = ["KITS19_COMMIT", "SOURCES", "AccessReport", "access_status", "convert", "convert_options", "download", "main",
            "source_for"]
 
 KITS19_COMMIT = "456b293435b25303bbc7995f094f83a0afdff0eb"  # neheller/kits19 with starter_code/get_imaging_v2.py
@@ -186,9 +186,28 @@ def download(dataset: str, downloads: str | Path, checksums: str | Path, overrid
     return manifest
 
 
+def convert_options(dataset: str, dataset_config: dict) -> dict:
+    """The converter options among a dataset's config settings: amos22 ``cases``, brats21 ``region_based``."""
+    if dataset == "amos22":
+        return dict(dataset_config.get("cases", {}))
+    if dataset == "brats21" and "region_based" in dataset_config:
+        return {"region_based": bool(dataset_config["region_based"])}
+    return {}
+
+
 def convert(dataset: str, downloads: str | Path, out_dir: str | Path, keep_extracted: bool = False,
-            log=print) -> Path:
-    """Extract the verified download of ``dataset`` and convert it into the nnU-Net raw folder ``out_dir``."""
+            log=print, options: dict | None = None) -> Path:
+    """Extract the verified download of ``dataset`` and convert it into the nnU-Net raw folder ``out_dir``.
+
+    ``options``: keyword arguments of the dataset's converter, e.g. ``{"task": 1, "parts": ["training"]}``
+    for amos22 (which cases) or ``{"region_based": True}`` for brats21 (nnU-Net's region-based
+    labels instead of the official plain labels 0-3; off by default).
+    """
+    options = dict(options or {})
+    allowed = {"amos22": {"task", "parts"}, "brats21": {"region_based"}}.get(dataset, set())
+    if set(options) - allowed:
+        raise DatasetError(f"{dataset}: unknown conversion option(s) {sorted(set(options) - allowed)}; "
+                           f"{dataset} takes {sorted(allowed) or 'none'}")
     src = source_for(dataset)
     folder = Path(downloads) / dataset
     if not (folder / "download.json").is_file():
@@ -199,9 +218,8 @@ def convert(dataset: str, downloads: str | Path, out_dir: str | Path, keep_extra
     writer = RawDatasetWriter(out_dir, dataset)
     try:
         if dataset == "kits19":
-            CONVERTERS[dataset](extracted, writer, imaging=folder / "imaging")
-        else:
-            CONVERTERS[dataset](extracted, writer)
+            options["imaging"] = folder / "imaging"
+        CONVERTERS[dataset](extracted, writer, **options)
     except BaseException:
         writer.abort()
         raise
@@ -225,13 +243,18 @@ def main(argv=None) -> int:
     c.add_argument("out_dir")
     c.add_argument("--downloads", default="resources/downloads")
     c.add_argument("--keep-extracted", action="store_true")
+    c.add_argument("--options", default="{}",
+                   help='JSON object of converter options: amos22 {"task": 1, "parts": ["training", "validation"]} '
+                        '(which cases; the default), brats21 {"region_based": true} (nnU-Net\'s region-based '
+                        'labels instead of the official plain labels 0-3; off by default)')
     args = p.parse_args(argv)
     try:
         if args.step == "download":
             synapse = synapse_access(args.synapse_mirror) if args.synapse_mirror else None
             print(download(args.dataset, args.downloads, args.checksums, json.loads(args.source), synapse))
         else:
-            print(convert(args.dataset, args.downloads, args.out_dir, args.keep_extracted))
+            print(convert(args.dataset, args.downloads, args.out_dir, args.keep_extracted,
+                          options=json.loads(args.options)))
     except ERRORS as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -20,15 +20,19 @@ from nnunetv2.dataset_conversion.generate_dataset_json import generate_dataset_j
 
 from mednext.data.validate import DatasetError, check_case, problems_error
 
-__all__ = ["BTCV_LABELS", "CONVERTERS", "ConversionError", "RawDatasetWriter", "convert_amos22", "convert_brats21",
-           "convert_btcv", "convert_kits19"]
+__all__ = ["BRATS21_LABELS", "BRATS21_REGIONS", "BTCV_LABELS", "CONVERTERS", "ConversionError", "RawDatasetWriter",
+           "convert_amos22", "convert_brats21", "convert_btcv", "convert_kits19"]
 
 BTCV_LABELS = {"background": 0, "spleen": 1, "right kidney": 2, "left kidney": 3, "gallbladder": 4, "esophagus": 5,
                "liver": 6, "stomach": 7, "aorta": 8, "inferior vena cava": 9, "portal vein and splenic vein": 10,
                "pancreas": 11, "right adrenal gland": 12, "left adrenal gland": 13}
 KITS19_LABELS = {"background": 0, "kidney": 1, "tumor": 2}
+# BraTS21 after the official Task137 conversion (BraTS 2 -> 1, 1 -> 2, 4 -> 3): plain labels, trained with softmax
+BRATS21_LABELS = {"background": 0, "edema": 1, "non-enhancing tumor": 2, "enhancing tumor": 3}
+# nnU-Net v2's region-based alternative (Dataset137_BraTS21): sigmoid training on the evaluation regions
+BRATS21_REGIONS = {"background": 0, "whole tumor": (1, 2, 3), "tumor core": (2, 3), "enhancing tumor": (3,)}
 BRATS_MODALITIES = ("t1", "t1ce", "t2", "flair")  # channel order of nnU-Net's Dataset137_BraTS21
-AMOS_FIRST_MRI_ID = 500  # AMOS22 case ids >= 500 are MRI; the paper's task is the CT part
+AMOS_FIRST_MRI_ID = 500  # AMOS22 case ids >= 500 are MRI; task 1 is the CT part
 
 
 class ConversionError(DatasetError):
@@ -109,24 +113,34 @@ def convert_btcv(extracted: Path, writer: RawDatasetWriter) -> None:
                   license="Synapse terms of use of syn3193805 (registration, research use)")
 
 
-def convert_amos22(extracted: Path, writer: RawDatasetWriter) -> None:
-    """``amos22/`` of Zenodo 7262581: the labelled CT cases of training and validation (ids < 500).
+def convert_amos22(extracted: Path, writer: RawDatasetWriter, task: int = 1,
+                   parts: Sequence[str] = ("training", "validation")) -> None:
+    """``amos22/`` of Zenodo 7262581: the labelled cases of ``parts`` for AMOS22 ``task``.
 
-    As nnU-Net's ``Dataset218_Amos2022_task1`` does: the post-challenge release has labels for the
-    validation cases too, so both labelled parts form the cross-validation pool.
+    Task 1 (the default) is the CT task: case ids below 500 (ids 500 and up are MRI). With both
+    labelled parts it is the case set of nnU-Net's ``Dataset218_Amos2022_task1``: the post-challenge
+    release labels the validation cases too, so training (200 CT) and validation (100 CT) form one
+    cross-validation pool of 300 cases. Task 2 keeps the MRI cases as well (360 with both parts).
+    Config: ``datasets.amos22.cases`` (``task``, ``parts``).
     """
+    if task not in (1, 2) or not parts or set(parts) - {"training", "validation"}:
+        raise ConversionError(f"amos22 cases: task must be 1 (CT) or 2 (CT + MRI) and parts a non-empty subset of "
+                              f"training, validation; got task={task!r}, parts={list(parts)!r}")
     base = _one(extracted, "**/imagesTr", "imagesTr folder").parent
     meta = json.loads((base / "dataset.json").read_text())
     labels = {name: int(value) for value, name in meta["labels"].items()}
-    for part in ("training", "validation"):
+    for part in parts:
         for entry in meta.get(part, []):
             image = base / entry["image"]
             case = image.name[: -len(".nii.gz")]
-            if int(case.split("_")[-1]) >= AMOS_FIRST_MRI_ID:
+            if task == 1 and int(case.split("_")[-1]) >= AMOS_FIRST_MRI_ID:
                 continue
             label = base / entry["label"] if entry.get("label") else base / f"labels{part[:2].title()}" / image.name
             writer.add(case, [image], label, set(labels.values()))
-    writer.finish({0: "CT"}, labels, dataset_name=writer.out_dir.name,
+    channels = {0: "CT"} if task == 1 else {0: "CT or MRI"}  # not "CT": z-score normalisation, as nnU-Net's task 2
+    writer.finish(channels, labels, dataset_name=writer.out_dir.name,
+                  description=f"AMOS22 task {task} ({'CT' if task == 1 else 'CT and MRI'}), labelled cases of "
+                              f"{' and '.join(parts)}",
                   reference="https://amos22.grand-challenge.org/", release="https://zenodo.org/records/7262581",
                   overwrite_image_reader_writer="NibabelIOWithReorient")
 
@@ -142,11 +156,15 @@ def convert_kits19(extracted: Path, writer: RawDatasetWriter, imaging: Path) -> 
                   license="KiTS19 challenge data terms (https://kits19.grand-challenge.org/)")
 
 
-def convert_brats21(extracted: Path, writer: RawDatasetWriter) -> None:
-    """``BraTS2021_XXXXX/BraTS2021_XXXXX_{t1,t1ce,t2,flair,seg}.nii.gz`` -> nnU-Net's Dataset137 layout.
+def convert_brats21(extracted: Path, writer: RawDatasetWriter, region_based: bool = False) -> None:
+    """``BraTS2021_XXXXX/BraTS2021_XXXXX_{t1,t1ce,t2,flair,seg}.nii.gz`` -> labels 0-3, as the official code.
 
-    Labels 1/2/4 become 2/1/3 with nnU-Net's own converter, and dataset.json declares the
-    evaluation regions (whole tumor, tumor core, enhancing tumor) as nnU-Net's script does.
+    The official MedNeXt Task137 conversion: BraTS labels 2/1/4 become 1 (edema), 2 (non-enhancing
+    tumor) and 3 (enhancing tumor), and dataset.json declares these plain labels, so every model
+    trains with softmax; the regions (whole tumor, tumor core, enhancing tumor) are applied only at
+    evaluation (``mednext.evaluation.regions``). ``region_based=True`` declares the regions in
+    dataset.json instead, as nnU-Net v2's ``Dataset137_BraTS21`` does (sigmoid region-based
+    training); the label files are the same.
     """
     from nnunetv2.dataset_conversion.Dataset137_BraTS21 import copy_BraTS_segmentation_and_convert_labels_to_nnUNet
 
@@ -157,9 +175,9 @@ def convert_brats21(extracted: Path, writer: RawDatasetWriter) -> None:
         case = seg.name[: -len("_seg.nii.gz")]
         images = [seg.with_name(f"{case}_{m}.nii.gz") for m in BRATS_MODALITIES]
         writer.add(case, images, seg, {0, 1, 2, 4}, write_label=write_label)
-    writer.finish({0: "T1", 1: "T1ce", 2: "T2", 3: "Flair"},
-                  {"background": 0, "whole tumor": (1, 2, 3), "tumor core": (2, 3), "enhancing tumor": (3,)},
-                  regions_class_order=(1, 2, 3), dataset_name=writer.out_dir.name,
+    labels = {"labels": BRATS21_REGIONS, "regions_class_order": (1, 2, 3)} if region_based else \
+        {"labels": BRATS21_LABELS}
+    writer.finish({0: "T1", 1: "T1ce", 2: "T2", 3: "Flair"}, **labels, dataset_name=writer.out_dir.name,
                   reference="https://www.synapse.org/#!Synapse:syn25829067",
                   license="BraTS 2021 data use agreement (Synapse syn25829067)")
 

@@ -1,4 +1,4 @@
-"""Figures from the result tables: scaling, per-class scores, ablations, rank stability.
+"""Figures from the result tables: scaling, per-class scores, ablations, rank stability (paper protocol Dice).
 
     python -m mednext.evaluation.figures --dataset phantom --results results [--synthetic]
 
@@ -17,6 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+
+from mednext.evaluation.tables import HEADLINE  # noqa: E402
 
 __all__ = ["KINDS", "make_figures", "main"]
 
@@ -42,38 +44,39 @@ def make_figures(table: pd.DataFrame, per_case: pd.DataFrame, comparisons: pd.Da
     out, written = Path(out_dir), []
     labels = dict(zip(table["model"], table["label"]))
 
-    # 1. Dice vs GFLOPs
+    m = HEADLINE
+    # 1. Dice (paper protocol) vs GFLOPs
     fig, ax = plt.subplots(figsize=(8, 6))
     data = table.dropna(subset=["gflops"]) if "gflops" in table else table.iloc[0:0]
     palette = sns.color_palette("tab10", max(1, len(data)))
     for color, (_, r) in zip(palette, data.iterrows()):  # one colour per model, named in the legend
-        ax.errorbar(r["gflops"], r["dice_mean"], yerr=[[r["dice_mean"] - r["dice_ci_low"]],
-                                                       [r["dice_ci_high"] - r["dice_mean"]]],
+        ax.errorbar(r["gflops"], r[f"{m}_mean"], yerr=[[r[f"{m}_mean"] - r[f"{m}_ci_low"]],
+                                                      [r[f"{m}_ci_high"] - r[f"{m}_mean"]]],
                     fmt="o", capsize=4, color=color, label=r["label"], markersize=8)
     if len(data):
         ax.legend(bbox_to_anchor=(1.01, 1), loc="upper left", fontsize=9, title="model")
     size = int(data["gflops_input_size"].iloc[0]) if len(data) else 128
     ax.set_xlabel(f"GFLOPs (fvcore, 1x1x{size}$^3$ input)")
-    ax.set_ylabel("mean Dice (95% bootstrap CI)")
+    ax.set_ylabel("Dice, paper protocol (official average, 95% bootstrap CI)")
     ax.set_title(_title("accuracy vs compute", name, synthetic))
     written += _save(fig, out, f"{dataset}_scaling")
 
-    # 2. per-class Dice per model
+    # 2. per-class Dice (paper protocol) per model
     fig, ax = plt.subplots(figsize=(max(8, 1.2 * per_case["region"].nunique() * 2), 6))
     pc = per_case.reset_index(drop=True)
     pc = pc.assign(model_label=pc["model"].map(labels))
-    sns.boxplot(data=pc, x="region", y="dice", hue="model_label", ax=ax, fliersize=0)
-    sns.stripplot(data=pc, x="region", y="dice", hue="model_label", dodge=True, ax=ax, size=3, palette="dark:black",
+    sns.boxplot(data=pc, x="region", y=m, hue="model_label", ax=ax, fliersize=0)
+    sns.stripplot(data=pc, x="region", y=m, hue="model_label", dodge=True, ax=ax, size=3, palette="dark:black",
                   legend=False)
     ax.set_xlabel("class")
-    ax.set_ylabel("Dice per case")
+    ax.set_ylabel("Dice per case (paper protocol)")
     ax.set_ylim(-0.02, 1.02)
     ax.legend(title="model", bbox_to_anchor=(1.01, 1), loc="upper left", fontsize=8)
     ax.set_title(_title("per-class Dice over cases", name, synthetic))
     written += _save(fig, out, f"{dataset}_per_class")
 
     # 3. ablations: mean Dice difference with 95% CI
-    abl = comparisons[(comparisons["family"] == "ablation") & (comparisons["metric"] == "dice")]
+    abl = comparisons[(comparisons["family"] == "ablation") & (comparisons["metric"] == m)]
     fig, ax = plt.subplots(figsize=(8, max(3, 0.8 * len(abl) + 1.5)))
     if len(abl):
         names = [f"{labels.get(m, m)}\nvs {labels.get(r, r)}" for m, r in zip(abl["model"], abl["reference"])]
@@ -82,7 +85,7 @@ def make_figures(table: pd.DataFrame, per_case: pd.DataFrame, comparisons: pd.Da
         ax.axvline(0, color="black", lw=1)
     else:
         ax.text(0.5, 0.5, "no ablation pairs configured", ha="center", va="center", transform=ax.transAxes)
-    ax.set_xlabel("Dice difference (mean over cases, 95% bootstrap CI)")
+    ax.set_xlabel("Dice difference, paper protocol (mean over cases, 95% bootstrap CI)")
     ax.set_title(_title("ablations", name, synthetic))
     written += _save(fig, out, f"{dataset}_ablation")
 
@@ -91,7 +94,7 @@ def make_figures(table: pd.DataFrame, per_case: pd.DataFrame, comparisons: pd.Da
     r.index = [labels.get(m, m) for m in r.index]
     fig, ax = plt.subplots(figsize=(1 + 0.9 * r.shape[1], 1 + 0.5 * r.shape[0]))
     sns.heatmap(r, annot=True, fmt=".2f", cmap="viridis", vmin=0, vmax=1, ax=ax, cbar_kws={"label": "frequency"})
-    ax.set_xlabel("rank by mean Dice (case bootstrap)")
+    ax.set_xlabel("rank by per-case Dice, paper protocol (case bootstrap)")
     ax.set_title(_title("rank stability", name, synthetic))
     written += _save(fig, out, f"{dataset}_ranks")
     return written

@@ -1,10 +1,18 @@
-"""Per-case, per-class Dice and normalized surface Dice (NSD) at the image's own spacing.
+"""Per-case, per-class metrics of the two evaluation protocols (``paper`` and ``physical``).
 
-NSD is DeepMind's reference implementation (PyPI ``surface-distance``:
-``compute_surface_distances`` + ``compute_surface_dice_at_tolerance``), called as is. Empty
-masks follow Metrics Reloaded (Maier-Hein et al., Nat. Methods 2024): reference and prediction
-both empty -> undefined (NaN, excluded from means and counted); exactly one of them empty ->
-Dice 0 and NSD 0.
+* ``paper``, the official MedNeXt evaluation (``region_based_evaluation.py`` of MIC-DKFZ/MedNeXt):
+  Dice, and the surface Dice "SDC" from DeepMind's ``surface-distance`` at **unit spacing**
+  (``[1, 1, 1]``) with a tolerance of 1, i.e. one voxel whatever the image's spacing.
+* ``physical``: Dice, and the normalized surface Dice "NSD" at the image's own spacing with the
+  dataset's tolerance in mm (DeepMind's implementation called as is).
+
+Empty masks, both protocols: reference and prediction both empty -> NaN (the official code's
+rule, and Metrics Reloaded's "undefined"); exactly one of them empty -> 0. That is medpy's Dice
+and what ``surface-distance`` returns with one empty mask (no surface point lies within
+tolerance), so the official values are reproduced; we return it without calling the library,
+whose empty-mask path uses ``np.Inf`` and fails under NumPy 2. The protocols differ in the
+surface metric, in KiTS19's kidney class (``mednext.evaluation.regions``) and in how cases and
+classes are averaged (``mednext.evaluation.statistics``).
 """
 
 from __future__ import annotations
@@ -18,7 +26,8 @@ import nibabel as nib
 import numpy as np
 import surface_distance
 
-__all__ = ["dice", "nsd", "CaseMetric", "evaluate_masks", "evaluate_case", "load_label_map", "EvaluationError"]
+__all__ = ["dice", "nsd", "sdc", "CaseMetric", "evaluate_masks", "evaluate_case", "load_label_map",
+           "label_text", "EvaluationError"]
 
 
 class EvaluationError(ValueError):
@@ -26,7 +35,7 @@ class EvaluationError(ValueError):
 
 
 def _empty_rule(pred: np.ndarray, ref: np.ndarray) -> float | None:
-    """Metrics Reloaded: NaN if both are empty, 0 if exactly one is, None if neither is."""
+    """NaN if both are empty, 0 if exactly one is, None if neither is."""
     has_pred, has_ref = bool(pred.any()), bool(ref.any())
     if not has_pred and not has_ref:
         return math.nan
@@ -54,26 +63,44 @@ def nsd(pred: np.ndarray, ref: np.ndarray, spacing_mm: Sequence[float], toleranc
     return float(surface_distance.compute_surface_dice_at_tolerance(distances, float(tolerance_mm)))
 
 
+def sdc(pred: np.ndarray, ref: np.ndarray) -> float:
+    """The official MedNeXt surface Dice: spacing [1, 1, 1], tolerance 1 (one voxel along any axis)."""
+    return nsd(pred, ref, (1.0, 1.0, 1.0), 1.0)
+
+
+def label_text(labels: Sequence[int]) -> str:
+    """Label values as written in the per-case table, e.g. ``1+2``."""
+    return "+".join(str(int(v)) for v in labels)
+
+
 @dataclass(frozen=True)
 class CaseMetric:
-    """One row of the tidy per-case table."""
+    """One row of the tidy per-case table: one class of one case under both protocols."""
 
     case: str
     region: str
-    dice: float
-    nsd: float
-    reference_voxels: int
-    predicted_voxels: int
+    paper_labels: str
+    paper_dice: float
+    paper_sdc: float
+    paper_reference_voxels: int
+    paper_predicted_voxels: int
+    physical_labels: str
+    physical_dice: float
+    physical_nsd: float
+    physical_reference_voxels: int
+    physical_predicted_voxels: int
 
 
 def evaluate_masks(case: str, pred: np.ndarray, ref: np.ndarray, spacing_mm: Sequence[float],
-                   regions: Mapping[str, Sequence[int]], tolerance_mm: float) -> list[CaseMetric]:
-    """Metrics for every region (a region is the union of its label values) of one case."""
+                   classes: Mapping[str, Mapping[str, Sequence[int]]], tolerance_mm: float) -> list[CaseMetric]:
+    """Both protocols for every class of one case; ``classes`` maps name -> {protocol: label values}."""
     rows = []
-    for name, labels in regions.items():
-        p, r = np.isin(pred, labels), np.isin(ref, labels)
-        rows.append(CaseMetric(case, name, dice(p, r), nsd(p, r, spacing_mm, tolerance_mm),
-                               int(r.sum()), int(p.sum())))
+    for name, labels in classes.items():
+        p, r = np.isin(pred, labels["paper"]), np.isin(ref, labels["paper"])
+        q, s = np.isin(pred, labels["physical"]), np.isin(ref, labels["physical"])
+        rows.append(CaseMetric(case, name, label_text(labels["paper"]), dice(p, r), sdc(p, r), int(r.sum()),
+                               int(p.sum()), label_text(labels["physical"]), dice(q, s),
+                               nsd(q, s, spacing_mm, tolerance_mm), int(s.sum()), int(q.sum())))
     return rows
 
 
@@ -94,9 +121,10 @@ def load_label_map(path: str | Path) -> tuple[np.ndarray, np.ndarray, tuple[floa
     return data.astype(np.int64), img.affine, tuple(float(z) for z in img.header.get_zooms()[:3])
 
 
-def evaluate_case(case: str, pred_path: str | Path, ref_path: str | Path, regions: Mapping[str, Sequence[int]],
-                  tolerance_mm: float, allowed_labels: Sequence[int] | None = None) -> list[CaseMetric]:
-    """Load prediction and reference, check they agree in grid and labels, and score every region."""
+def evaluate_case(case: str, pred_path: str | Path, ref_path: str | Path,
+                  classes: Mapping[str, Mapping[str, Sequence[int]]], tolerance_mm: float,
+                  allowed_labels: Sequence[int] | None = None) -> list[CaseMetric]:
+    """Load prediction and reference, check they agree in grid and labels, and score every class."""
     pred, pred_affine, _ = load_label_map(pred_path)
     ref, ref_affine, spacing = load_label_map(ref_path)
     if pred.shape != ref.shape:
@@ -111,4 +139,4 @@ def evaluate_case(case: str, pred_path: str | Path, ref_path: str | Path, region
             if unknown:
                 raise EvaluationError(f"{path}: unknown label value(s) {unknown}; expected a subset of "
                                       f"{sorted(allowed_labels)} (see the dataset's dataset.json)")
-    return evaluate_masks(case, pred, ref, spacing, regions, tolerance_mm)
+    return evaluate_masks(case, pred, ref, spacing, classes, tolerance_mm)

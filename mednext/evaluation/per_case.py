@@ -1,8 +1,11 @@
-"""The tidy per-case table: one row per case x region for one dataset x model (x fold).
+"""The tidy per-case table: one row per case x class for one dataset x model (x fold).
 
-Written by evaluating a folder of out-of-fold predictions against the references, read back
-(with validation) by the aggregation step. Columns: ``dataset, model, fold, case, region, dice,
-nsd, reference_voxels, predicted_voxels``. A metric may be NaN only where it is undefined
+Written by evaluating out-of-fold predictions against the references (the workflow's rule
+``evaluate`` and the ``mednext-evaluate`` command write the same table), read back (with
+validation) by the aggregation step. Each row holds both evaluation protocols
+(``mednext.evaluation.metrics``): ``paper_labels, paper_dice, paper_sdc`` with the voxel counts
+of the paper's class definition, and ``physical_labels, physical_dice, physical_nsd`` with
+those of the physical one. A metric may be NaN only where it is undefined under its protocol
 (reference and prediction both empty).
 """
 
@@ -15,28 +18,41 @@ from pathlib import Path
 import pandas as pd
 
 from mednext.evaluation.metrics import evaluate_case
+from mednext.evaluation.regions import PROTOCOLS
 from mednext.files import write_text_atomic
 
-__all__ = ["COLUMNS", "PerCaseError", "evaluate_folder", "read_per_case", "write_atomic_csv"]
+__all__ = ["COLUMNS", "METRICS", "PerCaseError", "evaluate_folder", "evaluate_predictions", "read_per_case",
+           "write_atomic_csv"]
 
-COLUMNS = ["dataset", "model", "fold", "case", "region", "dice", "nsd", "reference_voxels", "predicted_voxels"]
+METRICS = {"paper": ("paper_dice", "paper_sdc"), "physical": ("physical_dice", "physical_nsd")}
+COLUMNS = ["dataset", "model", "fold", "case", "region"] + [
+    c for p in PROTOCOLS for c in (f"{p}_labels", *METRICS[p], f"{p}_reference_voxels", f"{p}_predicted_voxels")]
 
 
 class PerCaseError(ValueError):
     """A malformed per-case file; the message names it."""
 
 
+def evaluate_predictions(predictions: pd.DataFrame, ref_dir: str | Path,
+                         classes: Mapping[str, Mapping[str, Sequence[int]]], tolerance_mm: float, dataset: str,
+                         model: str, allowed_labels: Sequence[int] | None = None,
+                         file_ending: str = ".nii.gz") -> pd.DataFrame:
+    """Score each ``predictions`` row (``case, fold, path``) against ``ref_dir/<case><ending>``, sorted by case."""
+    rows = []
+    for _, p in predictions.sort_values("case").iterrows():
+        for metric in evaluate_case(p["case"], p["path"], Path(ref_dir) / f"{p['case']}{file_ending}", classes,
+                                    tolerance_mm, allowed_labels):
+            rows.append({"dataset": dataset, "model": model, "fold": int(p["fold"]), **asdict(metric)})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
 def evaluate_folder(pred_dir: str | Path, ref_dir: str | Path, case_folds: Mapping[str, int],
-                    regions: Mapping[str, Sequence[int]], tolerance_mm: float, dataset: str, model: str,
+                    classes: Mapping[str, Mapping[str, Sequence[int]]], tolerance_mm: float, dataset: str, model: str,
                     allowed_labels: Sequence[int] | None = None, file_ending: str = ".nii.gz") -> pd.DataFrame:
     """Score ``pred_dir/<case><ending>`` against ``ref_dir/<case><ending>`` for every case in ``case_folds``."""
-    pred_dir, ref_dir = Path(pred_dir), Path(ref_dir)
-    rows = []
-    for case, fold in sorted(case_folds.items()):
-        for metric in evaluate_case(case, pred_dir / f"{case}{file_ending}", ref_dir / f"{case}{file_ending}",
-                                    regions, tolerance_mm, allowed_labels):
-            rows.append({"dataset": dataset, "model": model, "fold": int(fold), **asdict(metric)})
-    return pd.DataFrame(rows, columns=COLUMNS)
+    listing = pd.DataFrame([{"case": c, "fold": f, "path": str(Path(pred_dir) / f"{c}{file_ending}")}
+                            for c, f in case_folds.items()], columns=["case", "fold", "path"])
+    return evaluate_predictions(listing, ref_dir, classes, tolerance_mm, dataset, model, allowed_labels, file_ending)
 
 
 def write_atomic_csv(df: pd.DataFrame, path: str | Path) -> None:
@@ -48,26 +64,29 @@ def read_per_case(path: str | Path) -> pd.DataFrame:
     """Read and validate a per-case CSV; any defect is a :class:`PerCaseError` naming the file."""
     path = Path(path)
     try:
-        df = pd.read_csv(path)
+        df = pd.read_csv(path, dtype={f"{p}_labels": str for p in PROTOCOLS})
     except Exception as err:
         raise PerCaseError(f"{path}: cannot be read as CSV ({err})") from err
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
-        raise PerCaseError(f"{path}: missing column(s) {missing}; expected {COLUMNS}")
-    for col in ("dataset", "model", "fold", "case", "region", "reference_voxels", "predicted_voxels"):
+        raise PerCaseError(f"{path}: missing column(s) {missing}; expected {COLUMNS} (a per-case file written "
+                           "before both evaluation protocols existed: rerun its evaluate job)")
+    required = [c for c in COLUMNS if not any(c in m for m in METRICS.values())]
+    for col in required:
         if df[col].isna().any():
             raise PerCaseError(f"{path}: empty values in column {col!r} (row {int(df[col].isna().idxmax()) + 2})")
-    both_empty = (df["reference_voxels"] == 0) & (df["predicted_voxels"] == 0)
-    for col in ("dice", "nsd"):
-        values = pd.to_numeric(df[col], errors="coerce")
-        bad = values.isna() & ~both_empty
-        if bad.any():
-            row = df[bad].iloc[0]
-            raise PerCaseError(f"{path}: {col} is NaN for case {row['case']!r} region {row['region']!r}, "
-                               "but NaN is only allowed where reference and prediction are both empty")
-        if ((values < 0) | (values > 1)).any():
-            raise PerCaseError(f"{path}: {col} outside [0, 1]")
-        df[col] = values
+    for protocol, metrics in METRICS.items():
+        both_empty = (df[f"{protocol}_reference_voxels"] == 0) & (df[f"{protocol}_predicted_voxels"] == 0)
+        for col in metrics:
+            values = pd.to_numeric(df[col], errors="coerce")
+            bad = values.isna() & ~both_empty
+            if bad.any():
+                row = df[bad].iloc[0]
+                raise PerCaseError(f"{path}: {col} is NaN for case {row['case']!r} region {row['region']!r}, "
+                                   "but NaN is only allowed where reference and prediction are both empty")
+            if ((values < 0) | (values > 1)).any():
+                raise PerCaseError(f"{path}: {col} outside [0, 1]")
+            df[col] = values
     duplicated = df.duplicated(["dataset", "model", "case", "region"])
     if duplicated.any():
         row = df[duplicated].iloc[0]

@@ -1,19 +1,28 @@
-"""Statistics over per-case scores: summaries, paired tests, bootstrap CIs, rank stability.
+"""Statistics over per-case scores: both averagings, paired tests, bootstrap CIs, rank stability.
 
 All functions take the tidy per-case table (one row per case x region x model, columns
-``model``, ``case``, ``region``, ``dice``, ``nsd``). A case's score is the mean over its regions
-(undefined regions, NaN, excluded), as in the paper's tables.
+``model``, ``case``, ``region`` and the metric named by ``metric``, e.g. ``paper_dice`` or
+``physical_nsd``). Two ways to average:
+
+* the official MedNeXt summary (``paper_average``): per class the mean over cases with NaN
+  (undefined) dropped, then the mean of the classes; also the official "mean (nan is 1)", where
+  an undefined case counts as 1.
+* per case (``case_scores``, ``summarise``): a case's score is the mean over its classes (NaN
+  dropped); the mean and SD over cases follow. Paired tests and rank stability use these per-case
+  scores, since they compare models case by case.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["case_scores", "summarise", "bootstrap_mean_ci", "holm", "paired_comparison", "compare_models", "rank_stability"]
+__all__ = ["case_scores", "class_means", "paper_average", "bootstrap_paper_ci", "summarise", "bootstrap_mean_ci",
+           "holm", "paired_comparison", "compare_models", "rank_stability"]
 
 
 def case_scores(df: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -29,6 +38,42 @@ def summarise(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     per_region = df.groupby(["model", "region"])[metric].mean().unstack("region").add_prefix(f"{metric}_")
     undefined = df[df[metric].isna()].groupby("model").size().rename(f"{metric}_undefined")
     return out.join(per_region).join(undefined).fillna({f"{metric}_undefined": 0})
+
+
+def class_means(df: pd.DataFrame, metric: str, nan_is_one: bool = False) -> pd.DataFrame:
+    """``model x region``: per class the mean over cases, NaN dropped (or counted as 1 with ``nan_is_one``)."""
+    values = df[metric].fillna(1.0) if nan_is_one else df[metric]
+    return values.groupby([df["model"], df["region"]]).mean().unstack("region")
+
+
+def paper_average(df: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The official summary per model: ``<metric>`` (mean over classes of the per-class means, NaN dropped)
+    and ``<metric>_nan_is_1`` (the same with undefined cases counted as 1). A class undefined in every case
+    has no mean and is left out of the class average."""
+    return pd.DataFrame({metric: class_means(df, metric).mean(axis=1),
+                         f"{metric}_nan_is_1": class_means(df, metric, nan_is_one=True).mean(axis=1)})
+
+
+def bootstrap_paper_ci(df: pd.DataFrame, metric: str, n_resamples: int = 10000, seed: int = 0,
+                       chunk: int = 500) -> dict[str, tuple[float, float]]:
+    """Per model: percentile bootstrap 95% CI of the official average, resampling cases."""
+    out = {}
+    for model, rows in df.groupby("model"):
+        table = rows.pivot(index="case", columns="region", values=metric).to_numpy(float)  # case x class
+        n = len(table)
+        if n < 2:
+            value = float(np.nanmean(np.nanmean(table, axis=0))) if n else np.nan
+            out[model] = (value, value)
+            continue
+        rng, stats_ = np.random.default_rng(seed), []
+        for start in range(0, n_resamples, chunk):
+            idx = rng.integers(0, n, (min(chunk, n_resamples - start), n))
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN classes in a resample
+                stats_.append(np.nanmean(np.nanmean(table[idx], axis=1), axis=1))
+        values = np.concatenate(stats_)
+        out[model] = (float(np.nanpercentile(values, 2.5)), float(np.nanpercentile(values, 97.5)))
+    return out
 
 
 def bootstrap_mean_ci(values: np.ndarray, n_resamples: int = 10000, seed: int = 0) -> tuple[float, float]:
@@ -59,11 +104,14 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
 
 
 def paired_comparison(a: np.ndarray, b: np.ndarray, n_resamples: int = 10000, seed: int = 0) -> dict:
-    """Model a vs reference b on the same cases: mean difference, its percentile bootstrap 95% CI, Wilcoxon p."""
+    """Model a vs reference b on the same cases: both means and the mean difference over the paired cases,
+    the difference's percentile bootstrap 95% CI, Wilcoxon p."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     keep = ~(np.isnan(a) | np.isnan(b))
     diff = a[keep] - b[keep]
-    result = {"n_pairs": int(keep.sum()), "mean_diff": float(diff.mean()) if len(diff) else np.nan,
+    result = {"n_pairs": int(keep.sum()), "model_mean": float(a[keep].mean()) if len(diff) else np.nan,
+              "reference_mean": float(b[keep].mean()) if len(diff) else np.nan,
+              "mean_diff": float(diff.mean()) if len(diff) else np.nan,
               "ci_low": np.nan, "ci_high": np.nan, "p_wilcoxon": np.nan}
     if len(diff) >= 2 and np.any(diff != diff[0]):
         ci = stats.bootstrap((diff,), np.mean, n_resamples=n_resamples, method="percentile",
@@ -89,7 +137,8 @@ def compare_models(df: pd.DataFrame, metric: str, pairs: Sequence[tuple[str, str
         rows.append({"model": model, "reference": reference,
                      **paired_comparison(per_case[model].to_numpy(), per_case[reference].to_numpy(),
                                          n_resamples, seed)})
-    out = pd.DataFrame(rows, columns=["model", "reference", "n_pairs", "mean_diff", "ci_low", "ci_high", "p_wilcoxon"])
+    out = pd.DataFrame(rows, columns=["model", "reference", "n_pairs", "model_mean", "reference_mean", "mean_diff",
+                                      "ci_low", "ci_high", "p_wilcoxon"])
     out["p_holm"] = holm(out["p_wilcoxon"].to_numpy()) if len(out) else []
     return out
 

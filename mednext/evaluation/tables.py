@@ -1,8 +1,19 @@
 """The per-dataset results table and its companions (per class, comparisons, rank stability).
 
-Comparisons form two families, each Holm-corrected on its own: every model against nnU-Net,
-and the paper's ablations against their references (UpKern vs k5 from scratch, k5 vs k3,
-trained twice vs k3, plain vs residual resampling).
+Every number says which evaluation protocol it follows (column prefix ``paper_`` or
+``physical_``; ``METRIC_LABELS`` gives the words the text uses):
+
+* ``paper_dice_mean``, ``paper_sdc_mean``: the official MedNeXt summary (per class the mean over
+  cases, NaN dropped, then the mean of the classes), with ``..._nan_is_1`` and a case-bootstrap
+  95% CI of that statistic. The headline numbers and the comparison with published numbers.
+* ``physical_dice_mean``, ``physical_nsd_mean``: mean over cases of each case's class mean, with
+  SD and a bootstrap CI.
+
+Paired comparisons use per-case scores (a case's class mean) of one metric. Each Holm family is
+one (family, metric) pair: the comparisons of every model against nnU-Net on that metric, or the
+paper's ablations against their references (UpKern vs k5 from scratch, k5 vs k3, trained twice
+vs k3, plain vs residual resampling) on that metric. A comparisons row names its family in
+``holm_family`` and the family's size in ``holm_m``.
 """
 
 from __future__ import annotations
@@ -14,12 +25,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mednext.evaluation.statistics import bootstrap_mean_ci, case_scores, compare_models, rank_stability, summarise
+from mednext.evaluation.per_case import METRICS
+from mednext.evaluation.statistics import (bootstrap_mean_ci, bootstrap_paper_ci, case_scores,
+                                           compare_models, paper_average, rank_stability, summarise)
 
-__all__ = ["ablation_pairs", "ablation_table", "dataset_tables", "published_comparison", "read_records",
-           "summarise_run_records"]
+__all__ = ["HEADLINE", "METRIC_LABELS", "ablation_pairs", "ablation_table", "dataset_tables",
+           "published_comparison", "read_records", "summarise_run_records"]
 
 REFERENCE = "nnunet"
+HEADLINE = "paper_dice"
+METRIC_LABELS = {
+    "paper_dice": "Dice (paper protocol)",
+    "paper_sdc": "SDC (paper protocol: unit spacing, tolerance 1 voxel)",
+    "physical_dice": "Dice (physical protocol)",
+    "physical_nsd": "NSD (physical protocol: image spacing, tolerance in mm)",
+}
+FAMILIES = {"vs nnU-Net": "every model vs nnU-Net", "ablation": "the ablations vs their references"}
 
 
 def ablation_pairs(models: Sequence[str]) -> list[tuple[str, str]]:
@@ -58,28 +79,36 @@ def dataset_tables(per_case: pd.DataFrame, labels: Mapping[str, str], complexity
                    seed: int = 0) -> dict[str, pd.DataFrame]:
     """Build ``table``, ``per_class``, ``comparisons`` and ``ranks`` from the per-case rows of all models."""
     models = list(labels)
-    dice, nsd = summarise(per_case, "dice"), summarise(per_case, "nsd")
     table = pd.DataFrame(index=pd.Index(models, name="model"))
     table["label"] = [labels[m] for m in models]
-    per_case_dice, per_case_nsd = case_scores(per_case, "dice"), case_scores(per_case, "nsd")
-    for metric, summary, scores in (("dice", dice, per_case_dice), ("nsd", nsd, per_case_nsd)):
+    for metric in METRICS["paper"]:
+        official = paper_average(per_case, metric)
+        table[f"{metric}_mean"] = official[metric]
+        table[f"{metric}_mean_nan_is_1"] = official[f"{metric}_nan_is_1"]
+        cis = bootstrap_paper_ci(per_case, metric, n_resamples, seed)
+        table[f"{metric}_ci_low"] = pd.Series({m: c[0] for m, c in cis.items()})
+        table[f"{metric}_ci_high"] = pd.Series({m: c[1] for m, c in cis.items()})
+    for metric in METRICS["physical"]:
+        summary, scores = summarise(per_case, metric), case_scores(per_case, metric)
         table[f"{metric}_mean"] = summary[f"{metric}_mean"]
         table[f"{metric}_sd"] = summary[f"{metric}_sd"]
         cis = {m: bootstrap_mean_ci(scores[m].to_numpy(), n_resamples, seed) for m in models if m in scores}
         table[f"{metric}_ci_low"] = pd.Series({m: c[0] for m, c in cis.items()})
         table[f"{metric}_ci_high"] = pd.Series({m: c[1] for m, c in cis.items()})
-    table["n_cases"] = dice["n_cases"]
+    table["n_cases"] = per_case.groupby("model")["case"].nunique()
     vs_ref = [(m, REFERENCE) for m in models if m != REFERENCE] if REFERENCE in models else []
     comparisons = []
     for family, pairs in (("vs nnU-Net", vs_ref), ("ablation", ablation_pairs(models))):
-        for metric in ("dice", "nsd"):
+        for metric in METRIC_LABELS:
             c = compare_models(per_case, metric, pairs, n_resamples, seed)
             c.insert(0, "metric", metric)
             c.insert(0, "family", family)
+            c["holm_family"] = f"{FAMILIES[family]} on per-case {METRIC_LABELS[metric]}"
+            c["holm_m"] = int(c["p_wilcoxon"].notna().sum())
             comparisons.append(c)
     comparisons = pd.concat(comparisons, ignore_index=True)
-    vs = comparisons[(comparisons.family == "vs nnU-Net") & (comparisons.metric == "dice")].set_index("model")
-    table["dice_p_vs_nnunet_holm"] = vs["p_holm"]
+    vs = comparisons[(comparisons.family == "vs nnU-Net") & (comparisons.metric == HEADLINE)].set_index("model")
+    table[f"{HEADLINE}_p_vs_nnunet_holm"] = vs["p_holm"]
     if complexity is not None and len(complexity):
         c = complexity.set_index("model")
         table["params_m"] = c["params_m"]
@@ -88,10 +117,16 @@ def dataset_tables(per_case: pd.DataFrame, labels: Mapping[str, str], complexity
     if records is not None and len(records):
         table = table.join(records)
     table["synthetic"] = synthetic
-    per_class = pd.concat(
-        {"dice": per_case.groupby(["model", "region"])["dice"].mean(),
-         "nsd": per_case.groupby(["model", "region"])["nsd"].mean()}, axis=1).reset_index()
-    ranks = rank_stability(per_case, "dice", n_resamples=min(n_resamples, 1000), seed=seed)
+    by_class, per_class = per_case.groupby(["model", "region"]), {}
+    for protocol, metrics in METRICS.items():
+        per_class[f"{protocol}_labels"] = by_class[f"{protocol}_labels"].first()
+        for metric in metrics:
+            per_class[metric] = by_class[metric].mean()  # the official per-class mean (NaN dropped)
+            if protocol == "paper":
+                per_class[f"{metric}_nan_is_1"] = per_case[metric].fillna(1.0).groupby(
+                    [per_case["model"], per_case["region"]]).mean()
+    per_class = pd.concat(per_class, axis=1).reset_index()
+    ranks = rank_stability(per_case, HEADLINE, n_resamples=min(n_resamples, 1000), seed=seed)
     return {"table": table.reset_index(), "per_class": per_class, "comparisons": comparisons,
             "ranks": ranks.reset_index()}
 
@@ -107,33 +142,42 @@ def read_records(paths: Sequence[str | Path], model_of: Mapping[str, str]) -> pd
 
 
 def ablation_table(comparisons: Mapping[str, pd.DataFrame], tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """The paper's ablation rows across datasets: each ablation's mean Dice/NSD beside its reference's."""
+    """The paper's ablation rows across datasets: each ablation beside its reference, per metric (per-case means
+    over the paired cases, their difference with CI and Holm p within the family named)."""
+    columns = ["dataset", "model", "reference", "metric", "metric_label", "model_mean", "reference_mean",
+               "mean_diff", "ci_low", "ci_high", "p_holm", "holm_family", "n_pairs", "synthetic"]
     rows = []
     for dataset, comp in comparisons.items():
-        means = tables[dataset].set_index("model")
+        table = tables[dataset]
+        synthetic = bool(table["synthetic"].iloc[0]) if "synthetic" in table and len(table) else False
         for _, r in comp[comp["family"] == "ablation"].iterrows():
-            metric = r["metric"]
-            rows.append({"dataset": dataset, "model": r["model"], "reference": r["reference"], "metric": metric,
-                         "model_mean": means.loc[r["model"], f"{metric}_mean"],
-                         "reference_mean": means.loc[r["reference"], f"{metric}_mean"],
-                         "mean_diff": r["mean_diff"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
-                         "p_holm": r["p_holm"], "n_pairs": r["n_pairs"],
-                         "synthetic": bool(means["synthetic"].iloc[0]) if "synthetic" in means else False})
-    return pd.DataFrame(rows, columns=["dataset", "model", "reference", "metric", "model_mean", "reference_mean",
-                                       "mean_diff", "ci_low", "ci_high", "p_holm", "n_pairs", "synthetic"])
+            rows.append({**{c: r[c] for c in columns if c in r.index}, "dataset": dataset,
+                         "metric_label": METRIC_LABELS.get(r["metric"], r["metric"]), "synthetic": synthetic})
+    return pd.DataFrame(rows, columns=columns)
 
 
 def published_comparison(tables: Mapping[str, pd.DataFrame], published: pd.DataFrame) -> pd.DataFrame:
-    """Our mean Dice (in %) beside published 5-fold Dice for the same dataset and model, with the source."""
+    """Our Dice (paper protocol, official averaging; in %) beside each published 5-fold Dice of the same dataset
+    and model, with the published cohort and averaging. ``comparable`` says ``yes`` or ``not comparable: reason``:
+    the reason recorded for the published row (``published.csv``), or a case count that differs from ours."""
     pub = published[published["metric"] == "dice_5fold"]
     rows = []
     for _, p in pub.iterrows():
         ours = tables.get(p["dataset"])
         row = ours.set_index("model").loc[p["model"]] if ours is not None and p["model"] in set(ours["model"]) else None
+        verdict = str(p["comparable"]) if pd.notna(p.get("comparable")) else "yes"
+        if verdict == "yes" and row is not None and pd.notna(p.get("n_cases")) and \
+                int(p["n_cases"]) != int(row["n_cases"]):
+            verdict = f"not comparable: {int(p['n_cases'])} cases published, {int(row['n_cases'])} evaluated here"
         rows.append({"dataset": p["dataset"], "model": p["model"], "published_dice": p["value"],
-                     "ours_dice": None if row is None else 100 * row["dice_mean"],
+                     "published_cohort": p.get("cohort"),
+                     "published_n_cases": int(p["n_cases"]) if pd.notna(p.get("n_cases")) else None,
+                     "published_averaging": p.get("averaging"),
+                     "ours_dice": None if row is None else 100 * row[f"{HEADLINE}_mean"],
+                     "ours_protocol": "paper (official MedNeXt averaging)",
                      "ours_n_cases": None if row is None else row["n_cases"],
                      "ours_budget": None if row is None or "budget_run" not in row else row["budget_run"],
-                     "source": p["source"]})
-    return pd.DataFrame(rows, columns=["dataset", "model", "published_dice", "ours_dice", "ours_n_cases",
-                                       "ours_budget", "source"])
+                     "comparable": verdict, "source": p["source"]})
+    return pd.DataFrame(rows, columns=["dataset", "model", "published_dice", "published_cohort", "published_n_cases",
+                                       "published_averaging", "ours_dice", "ours_protocol", "ours_n_cases",
+                                       "ours_budget", "comparable", "source"])

@@ -11,7 +11,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from mednext.data.acquire import AccessReport, access_status, convert, download
+from mednext.data.acquire import AccessReport, access_status, convert, convert_options, download
 from mednext.data.archives import ArchiveError, safe_extract
 from mednext.data.download import ChecksumError, DownloadError, sha256_of
 from mednext.data.synapse import CredentialsError, HttpMirrorAccess, SynapseClientAccess
@@ -82,6 +82,27 @@ def test_amos22_ct_cases_of_training_and_validation(tmp_path):
     assert check_raw_dataset(out)["cases"] == 3
 
 
+@pytest.mark.parametrize("options,cases", [
+    ({"task": 1, "parts": ["training"]}, ["amos_0001", "amos_0005"]),  # CT of the training part only
+    ({"task": 2}, ["amos_0001", "amos_0005", "amos_0008", "amos_0540"]),  # CT and MRI (540)
+])
+def test_amos22_case_set_is_a_config_value(tmp_path, options, cases):
+    fakes.write(tmp_path / "dl" / "amos22" / "amos22.zip", fakes.amos_zip())
+    download("amos22", tmp_path / "dl", tmp_path / "sums", log=lambda *_: None)
+    settings = {"id": 2, "name": "AMOS22", "cases": options}
+    out = convert("amos22", tmp_path / "dl", tmp_path / "raw" / "Dataset002_AMOS22", log=lambda *_: None,
+                  options=convert_options("amos22", settings))
+    assert sorted(p.name[:-7] for p in (out / "labelsTr").iterdir()) == cases
+    meta = json.loads((out / "dataset.json").read_text())
+    assert meta["channel_names"] == ({"0": "CT"} if options["task"] == 1 else {"0": "CT or MRI"})
+    assert f"task {options['task']}" in meta["description"]
+    with pytest.raises(DatasetError, match=r"amos22: unknown conversion option\(s\) \['modality'\]"):
+        convert("amos22", tmp_path / "dl", tmp_path / "raw" / "x", options={"modality": "CT"})
+    with pytest.raises(DatasetError, match="task must be 1 \\(CT\\) or 2"):
+        convert("amos22", tmp_path / "dl", tmp_path / "raw" / "y", log=lambda *_: None, options={"task": 3})
+    assert not (tmp_path / "raw" / "y").exists()
+
+
 def test_kits19_labels_archive_and_imaging_per_case(tmp_path):
     files = fakes.kits_files(cases=(0, 1))
     with fakes.LocalServer(files) as srv:
@@ -98,24 +119,40 @@ def test_kits19_labels_archive_and_imaging_per_case(tmp_path):
     assert check_raw_dataset(out)["labels"] == [0, 1, 2]
 
 
-def test_brats21_labels_converted_with_nnunet_convention(tmp_path):
+def test_brats21_plain_labels_0_to_3_as_the_official_code(tmp_path):
     with fakes.LocalServer({"/syn25829067/BraTS2021_Training_Data.tar": fakes.brats_tar()}) as srv:
         _, out, _ = _run(tmp_path, "brats21", "Dataset004_BraTS21", synapse=HttpMirrorAccess(srv.base))
     meta = json.loads((out / "dataset.json").read_text())
     assert meta["channel_names"] == {"0": "T1", "1": "T1ce", "2": "T2", "3": "Flair"}
-    assert meta["labels"]["whole tumor"] == [1, 2, 3] and meta["regions_class_order"] == [1, 2, 3]
+    # labels, not regions: every model trains softmax; regions are applied at evaluation only
+    assert meta["labels"] == {"background": 0, "edema": 1, "non-enhancing tumor": 2, "enhancing tumor": 3}
+    assert "regions_class_order" not in meta
     src = tmp_path / "brats.tar"
     src.write_bytes(fakes.brats_tar())
     ref = safe_extract(src, tmp_path / "ref")
-    original = _labels(ref / "BraTS2021_00002" / "BraTS2021_00002_seg.nii.gz")
-    converted = _labels(out / "labelsTr" / "BraTS2021_00002.nii.gz")
-    # BraTS 2 (edema) -> 1, 1 (necrosis) -> 2, 4 (enhancing) -> 3
-    for before, after in ((0, 0), (2, 1), (1, 2), (4, 3)):
-        assert (original == before).sum() > 0 or before == 0
-        assert np.array_equal(converted == after, original == before)
+    for case in ("BraTS2021_00000", "BraTS2021_00002"):
+        original = _labels(ref / case / f"{case}_seg.nii.gz")
+        converted = _labels(out / "labelsTr" / f"{case}.nii.gz")
+        assert set(np.unique(original)) == {0, 1, 2, 4} and converted.shape == original.shape
+        # voxel by voxel: BraTS 0 -> 0, 2 (edema) -> 1, 1 (necrosis / non-enhancing) -> 2, 4 (enhancing) -> 3
+        expected = np.select([original == 2, original == 1, original == 4], [1, 2, 3], default=0)
+        np.testing.assert_array_equal(converted, expected)
+        assert set(np.unique(converted)) == {0, 1, 2, 3}
     assert (out / "imagesTr" / "BraTS2021_00002_0003.nii.gz").read_bytes() == \
         (ref / "BraTS2021_00002" / "BraTS2021_00002_flair.nii.gz").read_bytes()
-    assert check_raw_dataset(out)["channels"] == 4
+    assert check_raw_dataset(out)["channels"] == 4 and check_raw_dataset(out)["labels"] == [0, 1, 2, 3]
+
+
+def test_brats21_region_based_is_an_explicit_option(tmp_path):
+    fakes.write(tmp_path / "dl" / "brats21" / "BraTS2021_Training_Data.tar", fakes.brats_tar())
+    download("brats21", tmp_path / "dl", tmp_path / "sums", synapse=NoSynapse(), log=lambda *_: None)
+    assert convert_options("brats21", {"id": 4, "name": "BraTS21"}) == {}  # off by default
+    out = convert("brats21", tmp_path / "dl", tmp_path / "raw" / "Dataset004_BraTS21", log=lambda *_: None,
+                  options=convert_options("brats21", {"region_based": True}))
+    meta = json.loads((out / "dataset.json").read_text())
+    assert meta["labels"]["whole tumor"] == [1, 2, 3] and meta["regions_class_order"] == [1, 2, 3]
+    with pytest.raises(DatasetError, match=r"btcv: unknown conversion option\(s\) \['region_based'\]"):
+        convert("btcv", tmp_path / "dl", tmp_path / "raw" / "x", options={"region_based": True})
 
 
 def test_truncated_download_fails_then_resumes(tmp_path):

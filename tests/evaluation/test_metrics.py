@@ -1,4 +1,4 @@
-"""Dice against medpy, NSD against DeepMind's surface-distance, empty-mask rules, file checks."""
+"""Dice against medpy, NSD/SDC against DeepMind's surface-distance, both protocols, empty-mask rules, file checks."""
 
 import math
 
@@ -8,8 +8,8 @@ import pytest
 import surface_distance
 from medpy.metric.binary import dc
 
-from mednext.evaluation.metrics import EvaluationError, dice, evaluate_case, evaluate_masks, nsd
-from mednext.evaluation.regions import regions_for, regions_from_dataset_json
+from mednext.evaluation.metrics import EvaluationError, dice, evaluate_case, evaluate_masks, nsd, sdc
+from mednext.evaluation.regions import allowed_labels, classes_for, regions_for, regions_from_dataset_json
 
 SPACINGS = [(1.0, 1.0, 1.0), (0.7, 0.8, 2.5), (3.0, 0.5, 0.5)]
 
@@ -59,34 +59,105 @@ def test_empty_masks_follow_metrics_reloaded():
     assert dice(full, empty) == 0.0 and nsd(full, empty, (1, 1, 1), 1) == 0.0  # false positive
 
 
+def _same(regions):
+    return {name: {"paper": labels, "physical": labels} for name, labels in regions.items()}
+
+
 def test_regions_union_labels():
     pred = np.zeros((10, 10, 10), int)
     ref = np.zeros((10, 10, 10), int)
     ref[2:5, 2:5, 2:5] = 1
     ref[3, 3, 3] = 2
     pred[2:5, 2:5, 2:5] = 2  # right kidney extent, all called tumor
-    rows = evaluate_masks("c", pred, ref, (1, 1, 1), {"kidney": (1, 2), "tumor": (2,)}, 1.0)
+    rows = evaluate_masks("c", pred, ref, (1, 1, 1), _same({"kidney": (1, 2), "tumor": (2,)}), 1.0)
     by = {r.region: r for r in rows}
-    assert by["kidney"].dice == 1.0
-    assert by["tumor"].dice == pytest.approx(2 * 1 / (27 + 1))
-    assert by["kidney"].reference_voxels == 27 and by["tumor"].predicted_voxels == 27
+    assert by["kidney"].physical_dice == by["kidney"].paper_dice == 1.0
+    assert by["tumor"].physical_dice == pytest.approx(2 * 1 / (27 + 1))
+    assert by["kidney"].physical_reference_voxels == 27 and by["tumor"].physical_predicted_voxels == 27
+    assert by["kidney"].paper_labels == "1+2" and by["tumor"].physical_labels == "2"
+
+
+BRATS_JSON = {"labels": {"background": 0, "edema": 1, "non-enhancing tumor": 2, "enhancing tumor": 3}}
 
 
 def test_brats_regions_on_hand_made_label_map():
-    # nnU-Net labels after conversion: 1 edema, 2 necrosis, 3 enhancing
+    # labels after the Task137 conversion: 1 edema, 2 non-enhancing tumor / necrosis, 3 enhancing
     ref = np.zeros((6, 6, 6), int)
     ref[0:4, 0:4, 0:4] = 1  # edema: 64 voxels incl. what follows
     ref[1:3, 1:3, 1:3] = 2  # necrosis core: 8
     ref[1, 1, 1] = 3  # enhancing: 1
-    regions = regions_for("brats21", {"labels": {"background": 0, "whole tumor": [1, 2, 3], "tumor core": [2, 3],
-                                                 "enhancing tumor": [3]}})
-    rows = {r.region: r for r in evaluate_masks("c", ref, ref, (1, 1, 1), regions, 1.0)}
-    assert rows["whole tumor"].reference_voxels == 64
-    assert rows["tumor core"].reference_voxels == 8
-    assert rows["enhancing tumor"].reference_voxels == 1
+    classes = classes_for("brats21", BRATS_JSON)
+    rows = {r.region: r for r in evaluate_masks("c", ref, ref, (1, 1, 1), classes, 1.0)}
+    for protocol in ("paper", "physical"):
+        assert getattr(rows["whole tumor"], f"{protocol}_reference_voxels") == 64
+        assert getattr(rows["tumor core"], f"{protocol}_reference_voxels") == 8
+        assert getattr(rows["enhancing tumor"], f"{protocol}_reference_voxels") == 1
+    assert allowed_labels(classes) == [0, 1, 2, 3]
     assert regions_from_dataset_json({"labels": {"background": 0, "whole tumor": [1, 2, 3]}}) == {
         "whole tumor": (1, 2, 3)}
-    assert regions_for("kits19", {"labels": {"background": 0, "kidney": 1, "tumor": 2}})["kidney"] == (1, 2)
+    kits = {"labels": {"background": 0, "kidney": 1, "tumor": 2}}
+    assert regions_for("kits19", kits, "paper")["kidney"] == (1,)  # get_kits19_regions of the official code
+    assert regions_for("kits19", kits, "physical")["kidney"] == (1, 2)  # the KiTS challenge: kidney incl. tumor
+    assert regions_for("btcv", {"labels": {"background": 0, "spleen": 1}}, "physical") == {"spleen": (1,)}
+    with pytest.raises(ValueError, match="unknown evaluation protocol 'mm'"):
+        regions_for("btcv", kits, "mm")
+
+
+def _official_dice(pred, ref):
+    """medpy's Dice with the official code's NaN for two empty masks (written here, not imported)."""
+    return math.nan if not pred.any() and not ref.any() else float(dc(pred, ref))
+
+
+def _official_sdc(pred, ref):
+    """The official SDC: SimpleITK's (z, y, x) array order, spacing [1, 1, 1], tolerance 1."""
+    if not pred.any() and not ref.any():
+        return math.nan
+    gt, pr = np.ascontiguousarray(ref.T), np.ascontiguousarray(pred.T)
+    return float(surface_distance.compute_surface_dice_at_tolerance(
+        surface_distance.compute_surface_distances(gt, pr, [1, 1, 1]), 1))
+
+
+def test_both_protocols_reproduce_the_reference_implementations():
+    """KiTS-like pair whose label-1 and label-{1,2} kidney differ, on an anisotropic 0.8 x 0.8 x 3 mm grid."""
+    spacing = (0.8, 0.8, 3.0)
+    ref = np.zeros((40, 36, 16), np.uint8)
+    ref[8:30, 8:28, 3:12] = 1  # kidney
+    ref[14:22, 12:20, 5:9] = 2  # tumor inside it
+    pred = np.roll(ref, 1, axis=2)  # the whole prediction one slice (3 mm) off
+    pred[20:26, 12:20, 6:10] = np.where(pred[20:26, 12:20, 6:10] > 0, 2, 0)  # tumor grown into the kidney
+    classes = classes_for("kits19", {"labels": {"background": 0, "kidney": 1, "tumor": 2}})
+    rows = {r.region: r for r in evaluate_masks("case", pred, ref, spacing, classes, 1.0)}
+    kidney1, kidney12 = (ref == 1, pred == 1), (ref > 0, pred > 0)
+    assert dc(kidney1[1], kidney1[0]) != pytest.approx(dc(kidney12[1], kidney12[0]), abs=1e-3)  # they differ
+    for (r, p), prefix in ((kidney1, "paper"), (kidney12, "physical")):
+        assert getattr(rows["kidney"], f"{prefix}_dice") == pytest.approx(_official_dice(p, r), abs=1e-6)
+    assert rows["kidney"].paper_sdc == pytest.approx(_official_sdc(kidney1[1], kidney1[0]), abs=1e-6)
+    assert rows["kidney"].physical_nsd == pytest.approx(surface_distance.compute_surface_dice_at_tolerance(
+        surface_distance.compute_surface_distances(kidney12[0], kidney12[1], spacing), 1.0), abs=1e-6)
+    tumor = (ref == 2, pred == 2)
+    assert rows["tumor"].paper_dice == rows["tumor"].physical_dice == pytest.approx(dc(tumor[1], tumor[0]), abs=1e-6)
+    assert rows["tumor"].paper_sdc == pytest.approx(_official_sdc(tumor[1], tumor[0]), abs=1e-6)
+
+    # one voxel (3 mm) off along z: within the official tolerance of one voxel, not within 1 mm
+    shifted = np.roll(kidney12[0], 1, axis=2)
+    assert sdc(shifted, kidney12[0]) == pytest.approx(1.0, abs=1e-6)
+    assert _official_sdc(shifted, kidney12[0]) == pytest.approx(1.0, abs=1e-6)
+    physical = nsd(shifted, kidney12[0], spacing, 1.0)
+    assert physical < 0.9
+    assert physical == pytest.approx(surface_distance.compute_surface_dice_at_tolerance(
+        surface_distance.compute_surface_distances(kidney12[0], shifted, spacing), 1.0), abs=1e-6)
+
+
+def test_empty_classes_follow_the_official_code():
+    """Both empty: NaN in both protocols (the official code's rule); one empty: Dice 0 (medpy) and surface Dice 0."""
+    ref = np.zeros((12, 12, 12), np.uint8)
+    ref[3:8, 3:8, 3:8] = 1
+    rows = {r.region: r for r in evaluate_masks("c", ref, ref, (1, 1, 1), _same({"a": (1,), "b": (2,)}), 1.0)}
+    assert math.isnan(rows["b"].paper_dice) and math.isnan(rows["b"].paper_sdc)
+    assert math.isnan(rows["b"].physical_dice) and math.isnan(rows["b"].physical_nsd)
+    missed = np.zeros_like(ref)
+    rows = {r.region: r for r in evaluate_masks("c", missed, ref, (1, 1, 1), _same({"a": (1,)}), 1.0)}
+    assert rows["a"].paper_dice == dc(missed == 1, ref == 1) == 0.0 and rows["a"].paper_sdc == 0.0
 
 
 def _write(path, array, spacing=(1.0, 1.0, 2.0)):
@@ -99,8 +170,9 @@ def test_evaluate_case_reads_spacing_from_the_reference(tmp_path):
     ref[3:8, 3:8, 3:8] = 1
     pred = np.roll(ref, 1, axis=2)
     rows = evaluate_case("c", _write(tmp_path / "p.nii.gz", pred), _write(tmp_path / "r.nii.gz", ref),
-                         {"a": (1,)}, 2.0, allowed_labels=[0, 1])
-    assert rows[0].nsd == pytest.approx(1.0)  # one voxel = 2 mm along that axis
+                         _same({"a": (1,)}), 1.0, allowed_labels=[0, 1])
+    assert rows[0].physical_nsd < 1.0  # one voxel = 2 mm along that axis: beyond 1 mm
+    assert rows[0].paper_sdc == pytest.approx(1.0)  # but within one voxel
 
 
 def test_evaluate_case_errors_name_the_file(tmp_path):
@@ -112,7 +184,7 @@ def test_evaluate_case_errors_name_the_file(tmp_path):
     unknown = _write(tmp_path / "unknown.nii.gz", bad_label)
     corrupt = tmp_path / "corrupt.nii.gz"
     corrupt.write_bytes(b"\x1f\x8b\x08garbage")
-    regions = {"a": (1,)}
+    regions = _same({"a": (1,)})
     with pytest.raises(EvaluationError, match=r"small\.nii\.gz.*shape"):
         evaluate_case("c", small, ref, regions, 1)
     with pytest.raises(EvaluationError, match=r"moved\.nii\.gz.*affine"):

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from mednext.evaluation.per_case import COLUMNS, PerCaseError, evaluate_folder, read_per_case, write_atomic_csv
+from mednext.evaluation.regions import classes_for
 
 
 def _nii(path, array):
@@ -30,12 +31,14 @@ def folders(tmp_path):
 
 def test_evaluate_folder_and_roundtrip(folders, tmp_path):
     pred, ref = folders
-    df = evaluate_folder(pred, ref, {"case0": 0, "case1": 1, "case2": 2}, {"a": (1,), "b": (2,)}, 1.0,
+    classes = classes_for("phantom", {"labels": {"background": 0, "a": 1, "b": 2}})
+    df = evaluate_folder(pred, ref, {"case0": 0, "case1": 1, "case2": 2}, classes, 1.0,
                          "phantom", "m", allowed_labels=[0, 1, 2])
     assert list(df.columns) == COLUMNS and len(df) == 6
     row = df[(df.case == "case0") & (df.region == "a")].iloc[0]
-    assert row.dice == 1.0 and row.nsd == 1.0 and row.fold == 0
-    assert np.isnan(df[(df.case == "case2") & (df.region == "b")].dice.iloc[0])  # undefined: both empty
+    assert row.paper_dice == row.paper_sdc == row.physical_dice == row.physical_nsd == 1.0 and row.fold == 0
+    undefined = df[(df.case == "case2") & (df.region == "b")].iloc[0]  # both empty
+    assert np.isnan(undefined.paper_dice) and np.isnan(undefined.physical_nsd)
     out = tmp_path / "t" / "per_case.csv"
     write_atomic_csv(df, out)
     back = read_per_case(out)
@@ -43,20 +46,24 @@ def test_evaluate_folder_and_roundtrip(folders, tmp_path):
     assert [p.name for p in out.parent.iterdir()] == ["per_case.csv"]  # no temp file left
 
 
+def _row(case, dice, nsd, voxels):
+    return {"dataset": "d", "model": "m", "fold": 0, "case": case, "region": "a",
+            **{f"{p}_{k}": v for p in ("paper", "physical") for k, v in (
+                ("labels", "1"), ("dice", dice), ("reference_voxels", voxels), ("predicted_voxels", voxels + 1))},
+            "paper_sdc": nsd, "physical_nsd": nsd}
+
+
 def _valid():
-    return pd.DataFrame([
-        {"dataset": "d", "model": "m", "fold": 0, "case": "c0", "region": "a", "dice": 0.9, "nsd": 0.8,
-         "reference_voxels": 10, "predicted_voxels": 11},
-        {"dataset": "d", "model": "m", "fold": 0, "case": "c1", "region": "a", "dice": np.nan, "nsd": np.nan,
-         "reference_voxels": 0, "predicted_voxels": 0},
-    ])
+    return pd.DataFrame([_row("c0", 0.9, 0.8, 10), _row("c1", np.nan, np.nan, 0)]).assign(
+        paper_predicted_voxels=[11, 0], physical_predicted_voxels=[11, 0])[COLUMNS]
 
 
 @pytest.mark.parametrize("mutate,message", [
-    (lambda df: df.drop(columns=["nsd"]), r"missing column\(s\) \['nsd'\]"),
-    (lambda df: df.assign(dice=[np.nan, np.nan]), r"dice is NaN for case 'c0'"),
+    (lambda df: df.drop(columns=["physical_nsd"]), r"missing column\(s\) \['physical_nsd'\]"),
+    (lambda df: df.assign(paper_dice=[np.nan, np.nan]), r"paper_dice is NaN for case 'c0'"),
+    (lambda df: df.assign(paper_reference_voxels=[10, 3]), r"paper_dice is NaN for case 'c1'"),
     (lambda df: pd.concat([df, df.iloc[[0]]]), r"duplicate case 'c0' region 'a'"),
-    (lambda df: df.assign(nsd=[1.5, np.nan]), r"nsd outside \[0, 1\]"),
+    (lambda df: df.assign(physical_nsd=[1.5, np.nan]), r"physical_nsd outside \[0, 1\]"),
     (lambda df: df.assign(case=["c0", None]), r"empty values in column 'case'"),
 ])
 def test_malformed_per_case_files_name_the_file(tmp_path, mutate, message):

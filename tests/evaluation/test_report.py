@@ -32,15 +32,23 @@ def test_paper_inlines_the_tables_and_embeds_existing_figures(tmp_path):
     text = path.read_text()
     assert "SYNTHETIC" not in text
     row = out["table"].set_index("model").loc["mednext_B_k5_upkern"]
-    expected = (f"| mednext B k5 upkern | {100 * row.dice_mean:.2f} ± {100 * row.dice_sd:.2f} "
-                f"[{100 * row.dice_ci_low:.2f}, {100 * row.dice_ci_high:.2f}]")
+    expected = (f"| mednext B k5 upkern | {100 * row.paper_dice_mean:.2f} "
+                f"[{100 * row.paper_dice_ci_low:.2f}, {100 * row.paper_dice_ci_high:.2f}] | "
+                f"{100 * row.paper_dice_mean_nan_is_1:.2f} | ")
     assert expected in text
-    liver = out["per_class"].query("model == 'nnunet' and region == 'liver'")["dice"].item()
+    physical = (f"| {100 * row.physical_nsd_mean:.2f} ± {100 * row.physical_nsd_sd:.2f} "
+                f"[{100 * row.physical_nsd_ci_low:.2f}, {100 * row.physical_nsd_ci_high:.2f}] |")
+    assert physical in text
+    assert "| Dice (paper) | Dice (paper, nan is 1) | SDC (paper: unit spacing, tol. 1 voxel) |" in text
+    assert "nnU-Net **v1**" in text and "**5-fold cross-validation** is reproduced" in text
+    liver = out["per_class"].query("model == 'nnunet' and region == 'liver'")["paper_dice"].item()
     assert f"| liver | {100 * liver:.2f} |" in text
     for kind in ("scaling", "per_class", "ablation", "ranks"):
         link = f"](../results/figures/d_{kind}.png)"
         assert link in text and (tmp_path / "paper" / link[2:-1]).resolve().is_file()
-    assert "## Ablations" in text and "mednext_B_k5_upkern | mednext_B_k5 | dice" in text
+    assert "## Ablations" in text
+    assert "mednext_B_k5_upkern | mednext_B_k5 | NSD (physical protocol: image spacing, tolerance in mm) |" in text
+    assert "the ablations vs their references on per-case NSD (physical protocol" in text
 
 
 def test_synthetic_results_say_so(tmp_path):

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mednext.evaluation.statistics import (case_scores, compare_models, holm, paired_comparison, rank_stability,
-                                           summarise)
+from mednext.evaluation.statistics import (bootstrap_paper_ci, case_scores, class_means, compare_models, holm,
+                                           paired_comparison, paper_average, rank_stability, summarise)
 
 
 def _table(scores: dict[str, list[float]], regions=("r1",)) -> pd.DataFrame:
@@ -74,3 +74,25 @@ def test_compare_models_holm_and_rank_stability():
     ranks = rank_stability(df, "dice", n_resamples=200)
     assert ranks.loc["better", "rank_1"] == 1.0
     np.testing.assert_allclose(ranks.sum(axis=1), 1.0)
+
+
+def test_official_averaging_by_hand_with_a_missing_class():
+    """Per class the mean over cases with NaN dropped, then the mean of the classes; and "nan is 1"."""
+    nan = np.nan
+    scores = {("c0", "kidney"): 0.9, ("c0", "tumor"): 0.5,
+              ("c1", "kidney"): 0.7, ("c1", "tumor"): nan,  # no tumor in reference or prediction
+              ("c2", "kidney"): 0.8, ("c2", "tumor"): 0.2}
+    df = pd.DataFrame([{"model": "m", "case": c, "region": r, "dice": v} for (c, r), v in scores.items()])
+    # kidney (0.9 + 0.7 + 0.8) / 3 = 0.8; tumor (0.5 + 0.2) / 2 = 0.35; mean of the classes 0.575
+    official = paper_average(df, "dice").loc["m"]
+    assert official["dice"] == pytest.approx(0.575)
+    # nan is 1: tumor (0.5 + 1 + 0.2) / 3 = 0.5667; (0.8 + 0.5667) / 2 = 0.68333
+    assert official["dice_nan_is_1"] == pytest.approx((0.8 + 1.7 / 3) / 2)
+    assert class_means(df, "dice").loc["m", "tumor"] == pytest.approx(0.35)
+    # not the per-case average: cases (0.7, 0.7, 0.5) -> 0.6333
+    assert summarise(df, "dice").loc["m", "dice_mean"] == pytest.approx(1.9 / 3)
+    low, high = bootstrap_paper_ci(df, "dice", n_resamples=500)["m"]
+    assert low <= 0.575 <= high
+    # a class undefined in every case is left out of the class average
+    only_nan = df.assign(dice=[0.9, nan, 0.7, nan, 0.8, nan])
+    assert paper_average(only_nan, "dice").loc["m", "dice"] == pytest.approx(0.8)

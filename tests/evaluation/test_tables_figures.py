@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from mednext.evaluation.figures import make_figures
+from mednext.evaluation.per_case import COLUMNS
 from mednext.evaluation.tables import ablation_pairs, dataset_tables, summarise_run_records
 
 MODELS = ["nnunet", "mednext_B_k3", "mednext_B_k5", "mednext_B_k5_upkern", "mednext_B_k3_twice"]
@@ -17,8 +18,10 @@ def _per_case(rng):
             for region in ("liver", "kidney"):
                 v = float(np.clip(0.7 + shift + rng.normal(0, 0.02), 0, 1))
                 rows.append({"dataset": "d", "model": model, "fold": i % 5, "case": f"c{i}", "region": region,
-                             "dice": v, "nsd": v, "reference_voxels": 10, "predicted_voxels": 10})
-    return pd.DataFrame(rows)
+                             **{f"{p}_{k}": x for p in ("paper", "physical") for k, x in (
+                                 ("labels", "1"), ("dice", v), ("reference_voxels", 10), ("predicted_voxels", 10))},
+                             "paper_sdc": v, "physical_nsd": v})
+    return pd.DataFrame(rows)[COLUMNS]
 
 
 def test_ablation_pairs():
@@ -37,14 +40,22 @@ def test_dataset_tables_and_figures(tmp_path):
                                      for m in MODELS for _ in range(5)])
     out = dataset_tables(per_case, labels, complexity, records, synthetic=True, n_resamples=500)
     table = out["table"].set_index("model")
-    assert table.loc["mednext_B_k5_upkern", "dice_mean"] > table.loc["nnunet", "dice_mean"]
-    assert table.loc["mednext_B_k3", "dice_ci_low"] < table.loc["mednext_B_k3", "dice_mean"] < \
-        table.loc["mednext_B_k3", "dice_ci_high"]
-    assert table.loc["mednext_B_k5_upkern", "dice_p_vs_nnunet_holm"] < 0.01
+    assert table.loc["mednext_B_k5_upkern", "paper_dice_mean"] > table.loc["nnunet", "paper_dice_mean"]
+    for metric in ("paper_dice", "paper_sdc", "physical_dice", "physical_nsd"):
+        assert table.loc["mednext_B_k3", f"{metric}_ci_low"] < table.loc["mednext_B_k3", f"{metric}_mean"] < \
+            table.loc["mednext_B_k3", f"{metric}_ci_high"]
+    assert table.loc["mednext_B_k5_upkern", "paper_dice_p_vs_nnunet_holm"] < 0.01
     assert table.loc["mednext_B_k3", "training_hours"] == pytest.approx(5.0)
     assert table.loc["mednext_B_k3", "budget_run"] == "2x4" and table["synthetic"].all()
     assert np.isnan(table.loc["nnunet", "gflops"])
-    assert set(out["comparisons"]["family"]) == {"vs nnU-Net", "ablation"}
+    comparisons = out["comparisons"]
+    assert set(comparisons["family"]) == {"vs nnU-Net", "ablation"}
+    # one Holm family per (family, metric), named in each row; NSD rows say NSD
+    for (family, metric), rows in comparisons.groupby(["family", "metric"]):
+        assert rows["holm_family"].nunique() == 1 and (rows["holm_m"] == len(rows)).all()
+    nsd_rows = comparisons[comparisons.metric == "physical_nsd"]
+    assert nsd_rows["holm_family"].str.contains("NSD").all() and not nsd_rows["holm_family"].str.contains("Dice").any()
+    assert (comparisons[(comparisons.family == "vs nnU-Net")]["holm_m"] == 4).all()
     assert len(out["per_class"]) == 2 * len(MODELS)
     written = make_figures(out["table"], per_case, out["comparisons"], out["ranks"], tmp_path, "d", "Demo", True)
     assert len(written) == 8 and all(p.stat().st_size > 1000 for p in written)
@@ -58,12 +69,17 @@ def test_ablation_and_published_tables():
     per_case = _per_case(np.random.default_rng(1))
     out = dataset_tables(per_case, {m: m for m in MODELS}, n_resamples=300)
     abl = ablation_table({"btcv": out["comparisons"]}, {"btcv": out["table"]})
-    row = abl[(abl.model == "mednext_B_k5_upkern") & (abl.metric == "dice")].iloc[0]
+    row = abl[(abl.model == "mednext_B_k5_upkern") & (abl.metric == "paper_dice")].iloc[0]
     assert row.reference == "mednext_B_k5"
     assert row.mean_diff == pytest.approx(row.model_mean - row.reference_mean)
     published = pd.read_csv(Path(__file__).resolve().parents[2] / "paper" / "published.csv")
     side = published_comparison({"btcv": out["table"]}, published)
     nn = side[(side.dataset == "btcv") & (side.model == "nnunet")].iloc[0]
-    assert nn.published_dice == 83.08 and "Isensee" in nn.source
-    assert nn.ours_dice == pytest.approx(100 * out["table"].set_index("model").loc["nnunet", "dice_mean"])
-    assert side[side.dataset == "amos22"].ours_dice.isna().all()  # not run: left empty, never invented
+    assert nn.published_dice == 83.08 and "Isensee" in nn.source and nn.published_n_cases == 30
+    assert nn.ours_dice == pytest.approx(100 * out["table"].set_index("model").loc["nnunet", "paper_dice_mean"])
+    assert nn.comparable == "not comparable: 30 cases published, 12 evaluated here"  # our 12 test cases
+    amos = side[side.dataset == "amos22"]
+    assert amos.ours_dice.isna().all()  # not run: left empty, never invented
+    assert amos.comparable.str.startswith("not comparable: the published n=360 includes the MRI cases").all()
+    assert (side[side.dataset == "brats21"].comparable == "yes").all()
+    assert side.published_averaging.str.contains("per class the mean over cases").all()

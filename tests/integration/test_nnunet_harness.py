@@ -2,7 +2,8 @@
 
 Builds its own nnU-Net raw dataset, runs nnUNetv2_plan_and_preprocess, mednext-plan, then
 nnUNetv2_train for every trainer (one epoch of one iteration) and nnUNetv2_predict for a
-MedNeXt and a baseline trainer.
+MedNeXt and a baseline trainer. A 4-channel BraTS-like phantom with labels 0-3 checks that
+BraTS trains with softmax, as the official code does.
 """
 
 from __future__ import annotations
@@ -271,3 +272,44 @@ def test_nnunet_complexity_counts_the_planned_network(trained):
     assert strides["strides"][1] == [2, 2, 2]  # the phantom's plans downsample by >= 4 per axis: 30^3 cannot pass
     with pytest.raises(ValueError, match=r"nnUNetPlans\.json: nnU-Net's 3d_fullres network downsamples by"):
         nnunet_complexity(str(plans), str(dataset_json), size=30)
+
+
+def test_brats_like_labels_train_softmax(tmp_path):
+    """A 4-channel BraTS-like phantom with plain labels 0-3 (the official Task137 dataset.json) trains softmax:
+    four output channels, no regions; nnU-Net's validation writes label maps 0-3 for the evaluation's regions."""
+    from nnunetv2.utilities.label_handling.label_handling import LabelManager
+
+    from mednext.data.convert import BRATS21_LABELS
+    from mednext.data.phantom import make_case
+
+    world = NnUNetWorld(tmp_path)  # its own small world: no need for the phantom's plans
+    dataset_id, name = 502, "Dataset502_BraTSLike"
+    raw = world.raw / name
+    (raw / "imagesTr").mkdir(parents=True)
+    (raw / "labelsTr").mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(5):
+        image, label, spacing = make_case(rng, (24, 24, 24), (1.0, 1.0, 1.0))
+        affine = np.diag([*spacing, 1.0])
+        # nested tumour-like classes: "organs" 1 and 3 as edema, 2 as non-enhancing, the lesion (4) as enhancing
+        brats = np.select([label == 4, label == 2, np.isin(label, (1, 3))], [3, 2, 1], 0).astype(np.uint8)
+        nib.save(nib.Nifti1Image(brats, affine), str(raw / "labelsTr" / f"brats_{i:03d}.nii.gz"))
+        for channel in range(4):
+            noisy = (image + rng.normal(0, 5, image.shape)).astype(np.float32)
+            nib.save(nib.Nifti1Image(noisy, affine), str(raw / "imagesTr" / f"brats_{i:03d}_{channel:04d}.nii.gz"))
+    (raw / "dataset.json").write_text(json.dumps({
+        "channel_names": {"0": "T1", "1": "T1ce", "2": "T2", "3": "Flair"}, "labels": BRATS21_LABELS,
+        "numTraining": 5, "file_ending": ".nii.gz"}))
+    world.run(["nnUNetv2_extract_fingerprint", "-d", str(dataset_id), "-np", "1"], "fingerprint_brats")
+    world.run(["mednext-plan", "-d", str(dataset_id), "--small-patches", "32", "-np", "1"], "plan_brats")
+    trainer = "nnUNetTrainerMedNeXt_S_k3"
+    world.run(["nnUNetv2_train", str(dataset_id), SMALL, "0", "-tr", trainer, "-p", PLANS, "-device", "cpu"],
+              "train_brats")
+    fold = world.results / name / f"{trainer}__{PLANS}__{SMALL}" / "fold_0"
+    dataset_json = json.loads((world.preprocessed / name / "dataset.json").read_text())
+    labels = LabelManager(dataset_json["labels"], dataset_json.get("regions_class_order"))
+    assert not labels.has_regions and labels.num_segmentation_heads == 4  # softmax over background + 3 labels
+    weights = torch.load(fold / "checkpoint_final.pth", map_location="cpu", weights_only=False)["network_weights"]
+    assert weights["head.conv.bias"].shape == (4,)
+    predictions = list((fold / "validation").glob("*.nii.gz"))
+    assert predictions and all(set(np.unique(np.asarray(nib.load(p).dataobj))) <= {0, 1, 2, 3} for p in predictions)

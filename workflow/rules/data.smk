@@ -92,6 +92,7 @@ rule convert_dataset:
     params:
         dataset=lambda wc: KEY_OF_FOLDER[wc.ds],
         downloads=DOWNLOADS,
+        settings=lambda wc: {k: v for k, v in ds_cfg(KEY_OF_FOLDER[wc.ds]).items() if k in ("cases", "region_based")},
     priority: ACQUIRE_FIRST
     conda:
         ENV

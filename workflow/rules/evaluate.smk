@@ -1,4 +1,5 @@
-# Stage 5, evaluate: per case x class Dice and NSD at the original spacing, one tidy CSV per model.
+# Stage 5, evaluate: per case x class, both protocols (paper: Dice + SDC at unit spacing, tolerance 1 voxel;
+# physical: Dice + NSD at the original spacing, tolerance in mm), one tidy CSV per model.
 
 
 rule evaluate:

@@ -1,0 +1,143 @@
+"""mednext-evaluate: the workflow's per-case rows from a folder of predictions; bad inputs name the file."""
+
+import json
+import re
+import runpy
+import shutil
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+from mednext.evaluation.cli import main
+from mednext.evaluation.per_case import COLUMNS, read_per_case
+
+SCRIPT = Path(__file__).resolve().parents[2] / "workflow" / "scripts" / "evaluate.py"
+AFFINE = np.diag([0.8, 0.8, 3.0, 1.0])
+KITS_JSON = {"name": "Dataset003_KiTS19", "labels": {"background": 0, "kidney": 1, "tumor": 2},
+             "file_ending": ".nii.gz", "channel_names": {"0": "CT"}, "numTraining": 4}
+
+
+def _nii(path, array, affine=AFFINE):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nib.save(nib.Nifti1Image(np.asarray(array, np.uint8), affine), str(path))
+    return path
+
+
+@pytest.fixture
+def kits(tmp_path):
+    """A KiTS-like raw folder (4 cases) and the workflow's out-of-fold layout: fold_N/validation/ + manifest."""
+    raw = tmp_path / "Dataset003_KiTS19"
+    (raw / "dataset.json").parent.mkdir(parents=True)
+    (raw / "dataset.json").write_text(json.dumps(KITS_JSON))
+    splits = [{"train": ["case_00002", "case_00003"], "val": ["case_00000", "case_00001"]},
+              {"train": ["case_00000", "case_00001"], "val": ["case_00002", "case_00003"]}]
+    rows = []
+    rng = np.random.default_rng(0)
+    for fold, split in enumerate(splits):
+        for i, case in enumerate(split["val"]):
+            ref = np.zeros((24, 20, 10), np.uint8)
+            ref[4:18, 4:16, 2:8] = 1
+            if case != "case_00003":  # one case without tumor: NaN tumor in both protocols
+                ref[8:12, 6:10, 3:6] = 2
+            pred = np.roll(ref, int(rng.integers(0, 2)), axis=2)
+            pred[10:14, 8:12, 4:6] = 2 if i == 0 else pred[10:14, 8:12, 4:6]
+            _nii(raw / "labelsTr" / f"{case}.nii.gz", ref)
+            path = _nii(tmp_path / "results" / f"fold_{fold}" / "validation" / f"{case}.nii.gz", pred)
+            rows.append({"case": case, "fold": fold, "path": str(path)})
+    manifest = tmp_path / "predictions.tsv"
+    pd.DataFrame(rows).to_csv(manifest, sep="\t", index=False)
+    (tmp_path / "splits_final.json").write_text(json.dumps(splits))
+    return SimpleNamespace(raw=raw, manifest=manifest, splits=tmp_path / "splits_final.json", root=tmp_path)
+
+
+def _workflow_evaluate(kits, out, monkeypatch):
+    """The workflow's rule evaluate, its script run as Snakemake runs it (a ``snakemake`` object injected)."""
+    sm = SimpleNamespace(input=SimpleNamespace(predictions=str(kits.manifest),
+                                               dataset_json=str(kits.raw / "dataset.json")),
+                         params=SimpleNamespace(labels=str(kits.raw / "labelsTr"), tolerance=1.0),
+                         wildcards=SimpleNamespace(dataset="kits19", model="mednext_B_k3"),
+                         log=[str(kits.root / "evaluate.log")], output=[str(out)])
+    monkeypatch.setattr(sys, "stderr", sys.stderr)  # the script redirects stderr to its log; restored after
+    runpy.run_path(str(SCRIPT), init_globals={"snakemake": sm})
+
+
+def _one_folder(kits, folder: Path) -> Path:
+    folder.mkdir()
+    for p in (kits.root / "results").glob("fold_*/validation/*.nii.gz"):
+        shutil.copy(p, folder / p.name)
+    return folder
+
+
+def test_cli_writes_the_workflows_per_case_rows(kits, tmp_path, monkeypatch, capsys):
+    workflow_csv = tmp_path / "workflow.csv"
+    _workflow_evaluate(kits, workflow_csv, monkeypatch)
+    pred = _one_folder(kits, tmp_path / "mednext_B_k3")  # what a user has: all predictions in one folder
+    cli_csv = tmp_path / "cli" / "per_case.csv"
+    assert main(["--dataset", "kits19", "--pred", str(pred), "--ref", str(kits.raw / "labelsTr"), "-o", str(cli_csv),
+                 "--splits", str(kits.splits)]) == 0
+    ours, theirs = read_per_case(cli_csv), read_per_case(workflow_csv)
+    assert list(ours.columns) == COLUMNS and len(ours) == 8
+    pd.testing.assert_frame_equal(ours, theirs)
+    assert cli_csv.read_text() == workflow_csv.read_text()  # byte for byte
+    kidney = ours[ours.region == "kidney"].iloc[0]
+    assert kidney.paper_labels == "1" and kidney.physical_labels == "1+2"
+    assert ours[(ours.case == "case_00003") & (ours.region == "tumor")].paper_dice.isna().all()
+    printed = capsys.readouterr().out
+    assert "kidney = paper 1 / physical 1+2" in printed and "paper_sdc (nan is 1)" in printed
+    assert "physical_nsd" in printed and "mean (each protocol's averaging)" in printed
+
+    # without splits: every reference case, fold -1; dataset.json found beside labelsTr
+    assert main(["--dataset", "kits19", "--pred", str(pred), "--ref", str(kits.raw / "labelsTr"),
+                 "-o", str(tmp_path / "nofold.csv"), "--name", "kits19_rerun", "--model", "mine"]) == 0
+    nofold = read_per_case(tmp_path / "nofold.csv")
+    assert (nofold.fold == -1).all() and (nofold.dataset == "kits19_rerun").all() and (nofold.model == "mine").all()
+    columns = ["dataset", "model", "fold"]
+    pd.testing.assert_frame_equal(nofold.drop(columns=columns), ours.drop(columns=columns))
+
+
+def _bad(kits, tmp_path, capsys, mutate) -> str:
+    pred = _one_folder(kits, tmp_path / "pred")
+    target = mutate(pred)
+    out = tmp_path / "out.csv"
+    assert main(["--dataset-json", str(kits.raw / "dataset.json"), "--pred", str(pred),
+                 "--ref", str(kits.raw / "labelsTr"), "-o", str(out)]) == 1
+    assert not out.exists() and not list(tmp_path.glob(".out.csv*"))  # nothing written
+    err = capsys.readouterr().err
+    assert str(target) in err and "nothing written" in err
+    return err
+
+
+def test_missing_prediction(kits, tmp_path, capsys):
+    def remove(pred):
+        (pred / "case_00002.nii.gz").unlink()
+        return pred / "case_00002.nii.gz"
+    err = _bad(kits, tmp_path, capsys, remove)
+    assert "missing prediction for reference case case_00002" in err
+
+
+def test_prediction_without_reference(kits, tmp_path, capsys):
+    def extra(pred):
+        shutil.copy(pred / "case_00000.nii.gz", pred / "case_00099.nii.gz")
+        return pred / "case_00099.nii.gz"
+    assert "prediction without a reference" in _bad(kits, tmp_path, capsys, extra)
+
+
+@pytest.mark.parametrize("array,affine,message", [
+    (np.zeros((24, 20, 9)), AFFINE, "shape"),
+    (np.zeros((24, 20, 10)), np.diag([0.8, 0.8, 2.0, 1.0]), "affine"),
+    (np.full((24, 20, 10), 7), AFFINE, r"unknown label value\(s\) \[7\]"),
+])
+def test_bad_prediction_names_the_file(kits, tmp_path, capsys, array, affine, message):
+    err = _bad(kits, tmp_path, capsys, lambda pred: _nii(pred / "case_00001.nii.gz", array, affine))
+    assert re.search(message, err)
+
+
+def test_dataset_or_dataset_json_is_required(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["--pred", str(tmp_path), "--ref", str(tmp_path), "-o", str(tmp_path / "x.csv")])
+    assert "give --dataset" in capsys.readouterr().err
