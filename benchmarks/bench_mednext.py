@@ -141,6 +141,8 @@ def main(argv=None) -> int:
     p.add_argument("--dtypes", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16", "fp16"])
     p.add_argument("--impls", nargs="+", default=list(IMPLS), choices=IMPLS,
                    help="torch / triton: ours with that depthwise-conv backend; monai: MONAI's MedNeXt")
+    p.add_argument("--dwconv", nargs="+", choices=["torch", "triton"],
+                   help="ours only, with these depthwise-conv backends (same as --impls without monai)")
     p.add_argument("--patch", type=int, default=128)
     p.add_argument("--batch", type=int, default=2)
     p.add_argument("--in-channels", type=int, default=1)
@@ -158,6 +160,8 @@ def main(argv=None) -> int:
     p.add_argument("--markdown", help="also write a Markdown table here")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.dwconv:
+        args.impls = args.dwconv
     if args.child:
         print(json.dumps(_child(json.loads(args.child))))
         return 0

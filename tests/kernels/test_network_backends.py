@@ -2,21 +2,24 @@
 
 Under Triton's interpreter (no GPU here) the kernels run one program instance at a time, one
 per channel and tile, so these tests use MedNeXt-S's stage layout (expansion and blocks of
-every stage, residual down/up blocks, deep supervision) at width 4 instead of 32: the same
-layers and kernel code paths with an eighth of the channels.
+every stage, residual down/up blocks, deep supervision) at width 2 instead of 32: the same
+layers and kernel code paths with a sixteenth of the channels.
 """
 
 import pytest
 import torch
 
+import mednext.kernels as K
 from mednext import MedNeXt, VARIANTS, upkern
+
+pytestmark = pytest.mark.slow
 
 S = VARIANTS["S"]
 SHAPE = (1, 1, 16, 16, 32)  # the smallest input MedNeXt takes (one axis above 16)
 
 
 def small_s(kernel_size: int, dwconv: str) -> MedNeXt:
-    return MedNeXt(1, 3, channels=4, expansion=S.expansion, blocks=S.blocks, kernel_size=kernel_size,
+    return MedNeXt(1, 3, channels=2, expansion=S.expansion, blocks=S.blocks, kernel_size=kernel_size,
                    deep_supervision=True, dwconv=dwconv)
 
 
@@ -24,21 +27,40 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a - b).norm() / b.norm()).item()
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("kernel_size", [3, 5])
-def test_triton_backend_equals_torch_backend(kernel_size, triton_calls):
+def forward_backward(kernel_size: int) -> dict:
+    """The same weights and input through both backends, with the Triton ops' calls counted."""
+    torch.manual_seed(0)
     ref = small_s(kernel_size, "torch")
     net = small_s(kernel_size, "triton")
     net.load_state_dict(ref.state_dict())
     x = torch.randn(SHAPE)
-    outs_ref, outs = ref(x), net(x)
-    assert len(outs) == 5
-    for a, b in zip(outs, outs_ref):
+    mod, calls = K._triton_module(), {}
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("dwconv3d", "dwconv3d_transpose", "dwconv3d_weight_grad"):
+            op = getattr(mod, name)
+
+            def counted(*args, _op=op, _name=name):
+                calls[_name] = calls.get(_name, 0) + 1
+                return _op(*args)
+
+            mp.setattr(mod, name, counted)
+        outs_ref, outs = ref(x), net(x)
+        sum(o.square().mean() for o in outs_ref).backward()
+        sum(o.square().mean() for o in outs).backward()
+    return {"ref": ref, "net": net, "x": x, "outs_ref": outs_ref, "outs": outs, "calls": calls}
+
+
+@pytest.fixture(scope="module")
+def k3():
+    return forward_backward(3)
+
+
+def check_equal(run: dict) -> None:
+    assert len(run["outs"]) == 5
+    for a, b in zip(run["outs"], run["outs_ref"]):
         assert _rel(a, b) < 1e-4
-    sum(o.square().mean() for o in outs_ref).backward()
-    sum(o.square().mean() for o in outs).backward()
-    grads_ref = dict(ref.named_parameters())
-    for name, p in net.named_parameters():
+    grads_ref = dict(run["ref"].named_parameters())
+    for name, p in run["net"].named_parameters():
         q = grads_ref[name]
         assert p.grad is not None, name
         if name.endswith("dwconv.bias"):
@@ -48,19 +70,23 @@ def test_triton_backend_equals_torch_backend(kernel_size, triton_calls):
             assert p.grad.norm() < 1e-3 * scale and q.grad.norm() < 1e-3 * scale, name
         else:
             assert _rel(p.grad, q.grad) < 1e-4, f"{name}: {_rel(p.grad, q.grad):.2e}"
-    # every depthwise conv ran on the kernels: 2 per block/down/up stage entry, forward and backward
-    assert triton_calls["dwconv3d"] >= 9 and triton_calls["dwconv3d_weight_grad"] >= 9
+    # every depthwise conv ran on the kernels: 9 stages of blocks, 4 down, 4 up
+    calls = run["calls"]
+    assert calls["dwconv3d"] >= 18 + 4 and calls["dwconv3d_transpose"] >= 4 and calls["dwconv3d_weight_grad"] >= 26
 
 
-@pytest.mark.slow
-def test_checkpoint_moves_between_backends_and_upkern_from_triton_k3(triton_calls):
-    net = small_s(3, "triton")
-    opt = torch.optim.SGD(net.parameters(), lr=0.1)
-    x = torch.randn(SHAPE)
-    sum(o.square().mean() for o in net(x)).backward()
-    opt.step()  # a Triton-trained k3 network
+def test_triton_backend_equals_torch_backend_k3(k3):
+    check_equal(k3)
+
+
+def test_triton_backend_equals_torch_backend_k5():
+    check_equal(forward_backward(5))
+
+
+def test_checkpoint_moves_between_backends_and_upkern_from_triton_k3(k3):
+    net, x = k3["net"], k3["x"]
+    torch.optim.SGD(net.parameters(), lr=0.1).step()  # a Triton-trained k3 network
     state = net.state_dict()
-
     other = small_s(3, "torch")
     other.load_state_dict(state)
     assert all(torch.equal(v, other.state_dict()[k]) for k, v in state.items())
@@ -70,9 +96,9 @@ def test_checkpoint_moves_between_backends_and_upkern_from_triton_k3(triton_call
         net.dwconv = "torch"  # the switch reaches every depthwise layer
         assert torch.equal(net(x)[0], other(x)[0])
 
-    k5 = small_s(5, "triton")
+    k5 = small_s(5, "torch")
     report = upkern(state, k5)
-    assert report.interpolated  # the depthwise kernels were resized
+    assert len(report.interpolated) == 26  # every depthwise kernel: 18 blocks, 4 down, 4 up
     with torch.no_grad():
         out = k5.eval()(x)[0]
     assert torch.isfinite(out).all() and out.shape == (1, 3, *SHAPE[2:])
