@@ -38,6 +38,23 @@ SUPPORTED_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
 
 @triton.jit
+def _tile_coords(t, tiles_h, tiles_w, BD: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr):
+    """Coordinates along D, H, W of tile ``t`` of a grid cut into ``BD x BH x BW`` tiles."""
+    d = (t // (tiles_w * tiles_h)) * BD + tl.arange(0, BD)
+    h = ((t // tiles_w) % tiles_h) * BH + tl.arange(0, BH)
+    w = (t % tiles_w) * BW + tl.arange(0, BW)
+    return d, h, w
+
+
+@triton.jit
+def _store_tile(y_ptr, nc, od, oh, ow, OD, OH, OW, acc):
+    """Write the accumulator of one (sample, channel) tile where it lies inside the output grid."""
+    out = (od < OD)[:, None, None] & (oh < OH)[None, :, None] & (ow < OW)[None, None, :]
+    offs = od[:, None, None] * OH * OW + oh[None, :, None] * OW + ow[None, None, :]
+    tl.store(y_ptr + nc.to(tl.int64) * OD * OH * OW + offs, acc.to(y_ptr.dtype.element_ty), mask=out)
+
+
+@triton.jit
 def _gather_kernel(
     x_ptr, w_ptr, b_ptr, y_ptr,
     C, D, H, W, OD, OH, OW, tiles_h, tiles_w, tiles,
@@ -48,9 +65,7 @@ def _gather_kernel(
     t = pid % tiles
     nc = pid // tiles
     c = nc % C
-    od = (t // (tiles_w * tiles_h)) * BD + tl.arange(0, BD)
-    oh = ((t // tiles_w) % tiles_h) * BH + tl.arange(0, BH)
-    ow = (t % tiles_w) * BW + tl.arange(0, BW)
+    od, oh, ow = _tile_coords(t, tiles_h, tiles_w, BD, BH, BW)
     x_base = x_ptr + nc.to(tl.int64) * D * H * W
     w_base = w_ptr + c * K * K * K
     acc = tl.zeros((BD, BH, BW), dtype=tl.float32)
@@ -68,9 +83,7 @@ def _gather_kernel(
                 acc += xv.to(tl.float32) * tl.load(w_base + (i * K + j) * K + l).to(tl.float32)
     if HAS_BIAS:
         acc += tl.load(b_ptr + c).to(tl.float32)
-    out = (od < OD)[:, None, None] & (oh < OH)[None, :, None] & (ow < OW)[None, None, :]
-    offs = od[:, None, None] * OH * OW + oh[None, :, None] * OW + ow[None, None, :]
-    tl.store(y_ptr + nc.to(tl.int64) * OD * OH * OW + offs, acc.to(y_ptr.dtype.element_ty), mask=out)
+    _store_tile(y_ptr, nc, od, oh, ow, OD, OH, OW, acc)
 
 
 @triton.jit
@@ -89,9 +102,7 @@ def _scatter_kernel(
     rd = res // (S * S)
     rh = (res // S) % S
     rw = res % S
-    qd = (t // (tiles_w * tiles_h)) * BD + tl.arange(0, BD)
-    qh = ((t // tiles_w) % tiles_h) * BH + tl.arange(0, BH)
-    qw = (t % tiles_w) * BW + tl.arange(0, BW)
+    qd, qh, qw = _tile_coords(t, tiles_h, tiles_w, BD, BH, BW)
     x_base = x_ptr + nc.to(tl.int64) * D * H * W
     w_base = w_ptr + c * K * K * K
     acc = tl.zeros((BD, BH, BW), dtype=tl.float32)
@@ -111,12 +122,7 @@ def _scatter_kernel(
                 acc += xv.to(tl.float32) * tl.load(w_base + (i * K + j) * K + l).to(tl.float32)
     if HAS_BIAS:
         acc += tl.load(b_ptr + c).to(tl.float32)
-    od = qd * S + rd
-    oh = qh * S + rh
-    ow = qw * S + rw
-    out = (od < OD)[:, None, None] & (oh < OH)[None, :, None] & (ow < OW)[None, None, :]
-    offs = od[:, None, None] * OH * OW + oh[None, :, None] * OW + ow[None, None, :]
-    tl.store(y_ptr + nc.to(tl.int64) * OD * OH * OW + offs, acc.to(y_ptr.dtype.element_ty), mask=out)
+    _store_tile(y_ptr, nc, qd * S + rd, qh * S + rh, qw * S + rw, OD, OH, OW, acc)
 
 
 @triton.jit
@@ -131,9 +137,7 @@ def _weight_grad_kernel(
     nc = pid // tiles
     c = nc % C
     n = nc // C
-    od = (t // (tiles_w * tiles_h)) * BD + tl.arange(0, BD)
-    oh = ((t // tiles_w) % tiles_h) * BH + tl.arange(0, BH)
-    ow = (t % tiles_w) * BW + tl.arange(0, BW)
+    od, oh, ow = _tile_coords(t, tiles_h, tiles_w, BD, BH, BW)
     inside = (od < GD)[:, None, None] & (oh < GH)[None, :, None] & (ow < GW)[None, None, :]
     g_offs = od[:, None, None] * GH * GW + oh[None, :, None] * GW + ow[None, None, :]
     g = tl.load(g_ptr + nc.to(tl.int64) * GD * GH * GW + g_offs, mask=inside, other=0.0).to(tl.float32)

@@ -9,8 +9,9 @@ layers and kernel code paths with a sixteenth of the channels.
 import pytest
 import torch
 
-import mednext.kernels as K
 from mednext import MedNeXt, VARIANTS, upkern
+
+from .counting import count_triton_calls
 
 pytestmark = pytest.mark.slow
 
@@ -34,16 +35,7 @@ def forward_backward(kernel_size: int) -> dict:
     net = small_s(kernel_size, "triton")
     net.load_state_dict(ref.state_dict())
     x = torch.randn(SHAPE)
-    mod, calls = K._triton_module(), {}
-    with pytest.MonkeyPatch.context() as mp:
-        for name in ("dwconv3d", "dwconv3d_transpose", "dwconv3d_weight_grad"):
-            op = getattr(mod, name)
-
-            def counted(*args, _op=op, _name=name):
-                calls[_name] = calls.get(_name, 0) + 1
-                return _op(*args)
-
-            mp.setattr(mod, name, counted)
+    with count_triton_calls() as calls:
         outs_ref, outs = ref(x), net(x)
         sum(o.square().mean() for o in outs_ref).backward()
         sum(o.square().mean() for o in outs).backward()
