@@ -18,9 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-__all__ = ["KINDS", "make_figures", "main"]
-
-KINDS = ("scaling", "per_class", "ablation", "ranks")
+__all__ = ["make_figures", "main"]
 
 
 def _title(text: str, name: str, synthetic: bool) -> str:

@@ -1,16 +1,9 @@
 """Extract and convert one verified download into an nnU-Net raw dataset (rule convert_dataset)."""
 
-import sys
 from pathlib import Path
 
 from mednext.data.acquire import ERRORS, convert
+from rule_log import rule_log
 
-log = open(snakemake.log[0], "w")  # noqa: F821 (snakemake is injected)
-sys.stdout = sys.stderr = log
-try:
-    convert(snakemake.params.dataset, snakemake.params.downloads, Path(snakemake.output[0]).parent,  # noqa: F821
-            log=lambda msg: print(msg, flush=True))
-except ERRORS as err:
-    print(f"error: {err}", flush=True)
-    sys.__stderr__.write(f"error: {err}\n")
-    raise SystemExit(1)
+with rule_log(snakemake.log[0], expected=ERRORS):  # noqa: F821 (snakemake is injected)
+    convert(snakemake.params.dataset, snakemake.params.downloads, Path(snakemake.output[0]).parent, log=print)  # noqa: F821
