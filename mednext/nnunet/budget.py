@@ -42,6 +42,10 @@ class BudgetedTrainer(nnUNetTrainer):
         self.num_val_iterations_per_epoch = budget.val_iterations
         self.save_every = positive_from_env("MEDNEXT_SAVE_EVERY", self.save_every)
         self.initialised_from: dict | None = None  # filled by trainers that start from a checkpoint
+        self.set_recipe()
+
+    def set_recipe(self) -> None:
+        """Where a subclass sets its recipe's tunables (learning rate, weight decay, ...) over nnU-Net's."""
 
     def run_settings(self) -> dict:
         """What makes this run's result what it is, beyond trainer, plans, configuration and fold."""

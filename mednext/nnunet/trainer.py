@@ -66,9 +66,7 @@ class nnUNetTrainerMedNeXt(BudgetedTrainer):
     kernel_size: int = 3
     residual_resampling: bool = True
 
-    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
-                 device: torch.device = torch.device("cuda")):
-        super().__init__(plans, configuration, fold, dataset_json, device)
+    def set_recipe(self) -> None:
         self.initial_lr = positive_from_env(LR_VARIABLE, 1e-3, float)
         self.weight_decay = 3e-5
 

@@ -129,6 +129,15 @@ def test_resume_under_other_settings_is_refused(trained):
         assert requested in out
 
 
+def test_upkern_source_of_another_budget_is_refused(trained):
+    proc = trained.run(["nnUNetv2_train", str(DATASET_ID), SMALL, "0", "-tr", "nnUNetTrainerMedNeXt_S_k5_UpKern", "-p",
+                        PLANS, "-device", "cpu"], "upkern_other_budget", check=False, MEDNEXT_EPOCHS="2",
+                       nnUNet_results=str(trained.root / "results_other"),
+                       MEDNEXT_SOURCE_CHECKPOINT=str(trained.fold_dir("nnUNetTrainerMedNeXt_S_k3") / "checkpoint_final.pth"))
+    assert proc.returncode != 0
+    assert "was trained with budget {'epochs': 1" in proc.stderr and "runs with {'epochs': 2" in proc.stderr
+
+
 @pytest.mark.parametrize("trainer", ["nnUNetTrainerMedNeXt_S_k3", "nnUNetTrainerUNETR"])
 def test_predict_through_the_cli(trained, trainer, tmp_path):
     inp, out = tmp_path / "in", tmp_path / "out"

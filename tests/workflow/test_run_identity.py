@@ -18,7 +18,7 @@ from .small_run import config, snakemake, workdir, write_config
 pytestmark = pytest.mark.slow
 
 BUDGET = {"epochs": 1, "iterations": 1, "val_iterations": 1}
-RUN = "Dataset9{id}_{name}/nnUNetTrainerMedNeXt_S_k5__nnUNetPlans_MedNeXt__3d_fullres_p32/fold_0"
+RUN = "Dataset{id}_{name}/nnUNetTrainerMedNeXt_S_k5__nnUNetPlans_MedNeXt__3d_fullres_p32/fold_0"
 
 
 def _datasets(**changes):
@@ -90,7 +90,7 @@ def _trained(wd, run):
 
 
 def test_new_budget_or_lr_trains_fresh_beside_the_old_run(done):
-    old = RUN.format(id=4, name="PhantomA")
+    old = RUN.format(id=904, name="PhantomA")
     old_fold, old_record, _ = _trained(done, f"e1_it1_val1/{old}")
     before = {p.name: _digest(p) for p in old_fold.glob("*.pth")} | {"run_record.json": _digest(
         old_fold / "run_record.json")}
