@@ -58,17 +58,12 @@ def models(dataset):
 
 def runs(dataset, model=None):
     """The configured runs of a dataset (of one model), fold by fold."""
-    return [run_spec(dataset, m, f, config) for m in ([model] if model else models(dataset)) for f in ds_cfg(dataset)["folds"]]
+    keys = [model] if model else models(dataset)
+    return [run_spec(dataset, m, f, config) for m in keys for f in ds_cfg(dataset)["folds"]]
 
 
-def _with_sources(specs):
-    for r in specs:
-        yield from _with_sources([r.source] if r.source else [])
-        yield r
-
-
-# Every run a target may need, by its folder relative to nnUNet_results.
-RUN = {r.folder: r for d in DATASETS for r in _with_sources(runs(d))}
+# Every run a target may need (the configured ones and their sources), by folder under nnUNet_results.
+RUN = {r.folder: r for d in DATASETS for run in runs(d) for r in filter(None, (run.source, run))}
 SOURCES = sorted({r.source.folder for r in RUN.values() if r.source})
 
 
