@@ -9,7 +9,6 @@ by 32 and needs a patch of at least 64 along one axis.
 
 from __future__ import annotations
 
-import torch
 from monai.networks.nets import UNETR, SwinUNETR
 from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager, PlansManager
 from torch import nn
@@ -43,9 +42,7 @@ def build_swinunetr(in_channels: int, num_classes: int) -> SwinUNETR:
 class _MonaiBaselineTrainer(BudgetedTrainer):
     """A MONAI network in nnU-Net: no deep supervision, AdamW + poly, lr 1e-4."""
 
-    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
-                 device: torch.device = torch.device("cuda")):
-        super().__init__(plans, configuration, fold, dataset_json, device)
+    def set_recipe(self) -> None:
         self.enable_deep_supervision = False
         self.initial_lr = 1e-4
         self.weight_decay = 3e-5

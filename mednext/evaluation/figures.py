@@ -20,9 +20,7 @@ import seaborn as sns  # noqa: E402
 
 from mednext.evaluation.tables import HEADLINE  # noqa: E402
 
-__all__ = ["KINDS", "make_figures", "main"]
-
-KINDS = ("scaling", "per_class", "ablation", "ranks")
+__all__ = ["make_figures", "main"]
 
 
 def _title(text: str, name: str, synthetic: bool) -> str:

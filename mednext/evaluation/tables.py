@@ -28,11 +28,12 @@ import pandas as pd
 from mednext.evaluation.per_case import METRICS
 from mednext.evaluation.statistics import (bootstrap_mean_ci, bootstrap_paper_ci, case_scores,
                                            compare_models, paper_average, rank_stability, summarise)
+from mednext.nnunet.registry import REFERENCE_MODEL as REFERENCE
+from mednext.nnunet.registry import model_spec
 
 __all__ = ["HEADLINE", "METRIC_LABELS", "ablation_pairs", "ablation_table", "dataset_tables",
            "published_comparison", "read_records", "summarise_run_records"]
 
-REFERENCE = "nnunet"
 HEADLINE = "paper_dice"
 METRIC_LABELS = {
     "paper_dice": "Dice (paper protocol)",
@@ -44,17 +45,9 @@ FAMILIES = {"vs nnU-Net": "every model vs nnU-Net", "ablation": "the ablations v
 
 
 def ablation_pairs(models: Sequence[str]) -> list[tuple[str, str]]:
-    """(ablation, reference) pairs among ``models``."""
-    present = set(models)
-    pairs = []
-    for m in models:
-        if m.endswith("_k5_upkern"):
-            pairs.append((m, m[: -len("_upkern")]))
-        elif m.endswith("_k5") and m.startswith("mednext_"):
-            pairs.append((m, m[:-1] + "3"))
-        elif m.endswith("_twice") or m.endswith("_noresresample"):
-            pairs.append((m, m.rsplit("_", 1)[0]))
-    return [(a, b) for a, b in pairs if a in present and b in present]
+    """(ablation, reference) pairs among ``models`` (each model's reference from the registry)."""
+    references = {m: model_spec(m).reference for m in models}
+    return [(m, ref) for m, ref in references.items() if ref in references]
 
 
 def summarise_run_records(records: Sequence[Mapping]) -> pd.DataFrame:
@@ -64,7 +57,7 @@ def summarise_run_records(records: Sequence[Mapping]) -> pd.DataFrame:
         b = r.get("budget", {})
         rows.append({"model": r["model"], "seconds": r.get("training_seconds", np.nan),
                      "peak_gpu_memory_gib": r.get("peak_gpu_memory_gib"),
-                     "budget": f"{r.get('epochs_completed', '?')}x{b.get('iterations_per_epoch', '?')}"})
+                     "budget": f"{r.get('epochs_completed', '?')}x{b.get('iterations', '?')}"})
     df = pd.DataFrame(rows, columns=["model", "seconds", "peak_gpu_memory_gib", "budget"])
     return df.groupby("model").agg(
         training_hours=("seconds", lambda s: s.sum() / 3600),

@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import os
 import shlex
+from importlib.util import find_spec
 from pathlib import Path
 
 __all__ = ["trainer_folders", "ext_trainer_value", "main"]
 
+TRAINER_PACKAGES = ("mednext.nnunet.trainers", "baselines")
+
 
 def trainer_folders() -> list[str]:
-    """The folders holding the trainer modules: MedNeXt's and the baselines'."""
-    import baselines
-
-    import mednext.nnunet.trainers as mednext_trainers
-
-    return [str(Path(p).resolve()) for p in (*mednext_trainers.__path__, *baselines.__path__)]
+    """The folders holding the trainer modules, MedNeXt's and the baselines', found without importing them."""
+    return [str(Path(p).resolve()) for name in TRAINER_PACKAGES for p in find_spec(name).submodule_search_locations]
 
 
 def ext_trainer_value(existing: str | None = None) -> str:

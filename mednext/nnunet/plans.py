@@ -23,16 +23,9 @@ from nnunetv2.experiment_planning.experiment_planners.default_experiment_planner
 from nnunetv2.experiment_planning.experiment_planners.network_topology import get_pool_and_conv_props
 
 from mednext.network import DIVISOR
+from mednext.nnunet.registry import FULLRES, MEDNEXT_PLANS, configuration_for_patch
 
-__all__ = ["MEDNEXT_PLANS", "MedNeXtPlanner", "check_patch_size", "plan_mednext", "small_patch_configuration", "main"]
-
-MEDNEXT_PLANS = "nnUNetPlans_MedNeXt"
-FULLRES = "3d_fullres"
-
-
-def small_patch_configuration(edge: int) -> str:
-    """Name of the inherited configuration with an ``edge``^3 patch, e.g. ``3d_fullres_p32``."""
-    return f"{FULLRES}_p{edge}"
+__all__ = ["MEDNEXT_PLANS", "MedNeXtPlanner", "check_patch_size", "plan_mednext", "main"]
 
 
 def check_patch_size(patch_size: Sequence[int], where: str = "") -> None:
@@ -98,8 +91,8 @@ class MedNeXtPlanner(ExperimentPlanner):
         if fullres is None:
             raise ValueError(f"{self.dataset_name} is not a 3D dataset: MedNeXt plans need a 3d_fullres configuration")
         plans["configurations"] = {FULLRES: fullres}
-        for edge in self.small_patches:
-            plans["configurations"][small_patch_configuration(edge)] = {
+        for edge in set(self.small_patches) - {128}:  # 128 is 3d_fullres itself
+            plans["configurations"][configuration_for_patch(edge)] = {
                 "inherits_from": FULLRES,
                 "patch_size": [edge, edge, edge],
             }
@@ -111,43 +104,41 @@ class MedNeXtPlanner(ExperimentPlanner):
         return plans
 
 
-def plan_mednext(
-    dataset_id: int | str,
-    patch_size: Sequence[int] = (128, 128, 128),
-    batch_size: int = 2,
-    spacing: Sequence[float] = (1.0, 1.0, 1.0),
-    plans_name: str = MEDNEXT_PLANS,
-    small_patches: Sequence[int] = (32, 64),
-    preprocess: bool = True,
-    num_processes: int = 4,
-) -> dict:
-    """Write the MedNeXt plans for a fingerprinted dataset and (optionally) preprocess 3d_fullres."""
-    planner = MedNeXtPlanner(dataset_id, patch_size, batch_size, spacing, plans_name, small_patches)
+def plan_mednext(dataset_id: int | str, preprocess: bool = True, num_processes: int = 4, **planner_settings) -> dict:
+    """Write the MedNeXt plans for a fingerprinted dataset and (optionally) preprocess 3d_fullres.
+
+    ``planner_settings`` override :class:`MedNeXtPlanner`'s (patch_size, batch_size, spacing,
+    plans_name, small_patches).
+    """
+    planner = MedNeXtPlanner(dataset_id, **planner_settings)
     plans = planner.plan_experiment()
     if preprocess:
         from nnunetv2.experiment_planning.plan_and_preprocess_api import preprocess_dataset
 
         dataset_number = int(planner.dataset_name[len("Dataset"):len("Dataset") + 3])
-        preprocess_dataset(dataset_number, plans_name, (FULLRES,), (num_processes,), show_progress_bar=False)
+        preprocess_dataset(dataset_number, planner.plans_identifier, (FULLRES,), (num_processes,),
+                           show_progress_bar=False)
     return plans
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Planner settings left out keep MedNeXtPlanner's defaults (the paper's).
+    unset = argparse.SUPPRESS
     p = argparse.ArgumentParser(prog="mednext-plan", description=__doc__.split("\n\n")[1])
     p.add_argument("-d", "--dataset", required=True, nargs="+", help="dataset id(s) or name(s)")
-    p.add_argument("--patch", type=int, nargs=3, default=(128, 128, 128), help="patch size (default 128 128 128)")
-    p.add_argument("--batch-size", type=int, default=2)
-    p.add_argument("--spacing", type=float, nargs=3, default=(1.0, 1.0, 1.0), help="target spacing in mm")
-    p.add_argument("--small-patches", type=int, nargs="*", default=[32, 64],
+    p.add_argument("--patch", dest="patch_size", type=int, nargs=3, default=unset, help="patch size (paper: 128^3)")
+    p.add_argument("--batch-size", type=int, default=unset, help="(paper: 2)")
+    p.add_argument("--spacing", type=float, nargs=3, default=unset, help="target spacing in mm (paper: 1 1 1)")
+    p.add_argument("--small-patches", type=int, nargs="*", default=unset,
                    help="edges of extra inherited configurations 3d_fullres_pN (default 32 64)")
-    p.add_argument("-p", "--plans-name", default=MEDNEXT_PLANS)
+    p.add_argument("-p", "--plans-name", default=unset)
     p.add_argument("--no-preprocess", action="store_true", help="only write the plans")
     p.add_argument("-np", "--num-processes", type=int,
                    default=int(os.environ.get("nnUNet_def_n_proc", 4)), help="preprocessing workers")
-    args = p.parse_args(argv)
-    for dataset in args.dataset:
-        plan_mednext(int(dataset) if dataset.isdigit() else dataset, args.patch, args.batch_size, args.spacing,
-                     args.plans_name, args.small_patches, not args.no_preprocess, args.num_processes)
+    settings = vars(p.parse_args(argv))
+    datasets, preprocess, workers = settings.pop("dataset"), not settings.pop("no_preprocess"), settings.pop("num_processes")
+    for dataset in datasets:
+        plan_mednext(int(dataset) if dataset.isdigit() else dataset, preprocess, workers, **settings)
     return 0
 
 

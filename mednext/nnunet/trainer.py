@@ -10,6 +10,8 @@
 * :class:`InitFromK3`: start training from the ``checkpoint_final.pth`` of the k3 trainer of
   the same variant, dataset, plans, configuration and fold, through :func:`mednext.upkern`
   (UpKern when the kernel grows; an exact copy for the "trained twice" control).
+  ``MEDNEXT_SOURCE_CHECKPOINT`` names that file (the workflow passes its own); unset, it is
+  the k3 run's folder under ``nnUNet_results``.
 
 The named trainers (``nnUNetTrainerMedNeXt_B_k5_UpKern`` ...) are one-line subclasses in
 ``mednext/nnunet/trainers/``.
@@ -18,22 +20,27 @@ The named trainers (``nnUNetTrainerMedNeXt_B_k5_UpKern`` ...) are one-line subcl
 from __future__ import annotations
 
 import hashlib
+import os
 from os.path import isfile, join
 
 import numpy as np
 import torch
-from nnunetv2.paths import nnUNet_results
 from nnunetv2.training.loss.deep_supervision import DeepSupervisionWrapper
 from nnunetv2.training.lr_scheduler.polylr import PolyLRScheduler
+from nnunetv2.utilities.file_path_utilities import get_output_folder
 from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager, PlansManager
 from torch import nn
 
-from mednext.nnunet.budget import BudgetedTrainer, positive_from_env
+from mednext.nnunet.budget import SETTINGS_KEY, BudgetedTrainer, RunSettingsError
+from mednext.nnunet.checkpoints import load_checkpoint
 from mednext.nnunet.plans import check_patch_size
+from mednext.nnunet.runspec import LR_VARIABLE, positive_from_env
 from mednext.scaling import create_mednext
 from mednext.upkern import upkern
 
-__all__ = ["DEEP_SUPERVISION_WEIGHTS", "InitFromK3", "adamw_poly", "nnUNetTrainerMedNeXt", "unwrap"]
+__all__ = ["DEEP_SUPERVISION_WEIGHTS", "InitFromK3", "SOURCE_VARIABLE", "adamw_poly", "nnUNetTrainerMedNeXt", "unwrap"]
+
+SOURCE_VARIABLE = "MEDNEXT_SOURCE_CHECKPOINT"
 
 # scales 1, 1/2, 1/4, 1/8, 1/16
 DEEP_SUPERVISION_WEIGHTS = tuple(float(w) for w in np.array([1 / 2**i for i in range(5)]) / sum(1 / 2**i for i in range(5)))
@@ -59,10 +66,8 @@ class nnUNetTrainerMedNeXt(BudgetedTrainer):
     kernel_size: int = 3
     residual_resampling: bool = True
 
-    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
-                 device: torch.device = torch.device("cuda")):
-        super().__init__(plans, configuration, fold, dataset_json, device)
-        self.initial_lr = positive_from_env("MEDNEXT_LR", 1e-3, float)
+    def set_recipe(self) -> None:
+        self.initial_lr = positive_from_env(LR_VARIABLE, 1e-3, float)
         self.weight_decay = 3e-5
 
     @classmethod
@@ -111,8 +116,9 @@ class InitFromK3:
         return f"nnUNetTrainerMedNeXt_{cls.variant}_k{cls.source_kernel_size}"
 
     def source_checkpoint(self) -> str:
-        folder = f"{self.source_trainer_name()}__{self.plans_manager.plans_name}__{self.configuration_name}"
-        return join(nnUNet_results, self.plans_manager.dataset_name, folder, f"fold_{self.fold}", "checkpoint_final.pth")
+        return os.environ.get(SOURCE_VARIABLE) or join(
+            get_output_folder(self.plans_manager.dataset_name, self.source_trainer_name(), self.plans_manager.plans_name,
+                              self.configuration_name, self.fold), "checkpoint_final.pth")
 
     def initialise_from_source(self) -> None:
         path = self.source_checkpoint()
@@ -122,7 +128,11 @@ class InitFromK3:
                 f"but {path} does not exist. Train it first:\n  nnUNetv2_train {self.plans_manager.dataset_name} "
                 f"{self.configuration_name} {self.fold} -tr {self.source_trainer_name()} -p {self.plans_manager.plans_name}"
             )
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+        checkpoint = load_checkpoint(path)
+        trained, budget = checkpoint["init_args"].get(SETTINGS_KEY, {}).get("budget"), self.run_settings()["budget"]
+        if trained != budget:
+            raise RunSettingsError(f"{path} was trained with budget {trained}, but {self.__class__.__name__} runs with "
+                                   f"{budget}: a run starts only from a source trained with its own budget")
         report = upkern(checkpoint["network_weights"], unwrap(self.network))
         with open(path, "rb") as f:
             digest = hashlib.sha256(f.read()).hexdigest()

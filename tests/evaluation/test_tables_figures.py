@@ -36,7 +36,7 @@ def test_dataset_tables_and_figures(tmp_path):
     complexity = pd.DataFrame({"model": MODELS[1:], "params_m": [10.5, 11.0, 11.0, 10.5],
                                "gflops": [170.0, 208.0, 208.0, 170.0], "input_size": 128})
     records = summarise_run_records([{"model": m, "training_seconds": 3600.0, "peak_gpu_memory_gib": 10.0,
-                                      "epochs_completed": 2, "budget": {"iterations_per_epoch": 4}}
+                                      "epochs_completed": 2, "budget": {"iterations": 4}}
                                      for m in MODELS for _ in range(5)])
     out = dataset_tables(per_case, labels, complexity, records, synthetic=True, n_resamples=500)
     table = out["table"].set_index("model")

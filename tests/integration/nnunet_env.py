@@ -16,7 +16,7 @@ SMALL = "3d_fullres_p32"
 SMALL_SWIN = "3d_fullres_p64"  # SwinUNETR downsamples by 32: a 32^3 patch leaves one voxel for its norm
 PLANS = "nnUNetPlans_MedNeXt"
 # Small budget: one epoch of one iteration, one validation iteration.
-BUDGET = {"MEDNEXT_NUM_EPOCHS": "1", "MEDNEXT_ITERS_PER_EPOCH": "1", "MEDNEXT_VAL_ITERS": "1"}
+BUDGET = {"MEDNEXT_EPOCHS": "1", "MEDNEXT_ITERATIONS": "1", "MEDNEXT_VAL_ITERATIONS": "1"}
 
 
 class NnUNetWorld:

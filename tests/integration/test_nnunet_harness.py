@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from mednext import VARIANTS
+from mednext.nnunet.checkpoints import load_checkpoint
 from mednext.nnunet.trainer import DEEP_SUPERVISION_WEIGHTS, unwrap
 
 from .nnunet_env import DATASET, DATASET_ID, PLANS, SMALL, SMALL_SWIN, NnUNetWorld
@@ -83,7 +84,7 @@ def test_every_trainer_trains_through_the_cli(trained, trainer):
     assert (fold / "validation" / "summary.json").is_file()  # nnU-Net's own out-of-fold validation ran
     record = json.loads((fold / "run_record.json").read_text())
     assert record["trainer"] == trainer
-    assert record["budget"]["num_epochs"] == 1 and record["budget"]["iterations_per_epoch"] == 1
+    assert record["budget"] == {"epochs": 1, "iterations": 1, "val_iterations": 1}
     assert record["epochs_completed"] == 1
     edge = 64 if CONFIG[trainer] == SMALL_SWIN else 32
     assert record["patch_size"] == [edge] * 3 and record["batch_size"] == 2
@@ -107,6 +108,35 @@ def test_nnunet_default_trainer_on_default_plans(trained):
     assert (fold / "checkpoint_final.pth").is_file()
     record = json.loads((fold / "run_record.json").read_text())
     assert record["initial_lr"] == 1e-2 and record["plans"] == "nnUNetPlans"
+
+
+def test_every_checkpoint_loads_with_the_allow_list(trained):
+    paths = sorted(trained.results.rglob("checkpoint_*.pth"))
+    assert len(paths) >= len(ALL_TRAINERS) + 1
+    for path in paths:
+        assert "network_weights" in load_checkpoint(path), path
+
+
+def test_resume_under_other_settings_is_refused(trained):
+    """--c with another budget or learning rate than the checkpoint's stops, naming both."""
+    trainer = "nnUNetTrainerMedNeXt_S_k5"
+    args = ["nnUNetv2_train", str(DATASET_ID), SMALL, "0", "-tr", trainer, "-p", PLANS, "-device", "cpu", "--c"]
+    for change, requested in (({"MEDNEXT_EPOCHS": "2"}, "'epochs': 2"), ({"MEDNEXT_LR": "1e-4"}, "'initial_lr': 0.0001")):
+        proc = trained.run(args, f"resume_{trainer}", check=False, **change)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode != 0
+        assert "RunSettingsError" in out and "was trained with {'budget': {'epochs': 1" in out, out[-2000:]
+        assert f"this run asks for {{'budget': {{'epochs': {2 if 'MEDNEXT_EPOCHS' in change else 1}" in out
+        assert requested in out
+
+
+def test_upkern_source_of_another_budget_is_refused(trained):
+    proc = trained.run(["nnUNetv2_train", str(DATASET_ID), SMALL, "0", "-tr", "nnUNetTrainerMedNeXt_S_k5_UpKern", "-p",
+                        PLANS, "-device", "cpu"], "upkern_other_budget", check=False, MEDNEXT_EPOCHS="2",
+                       nnUNet_results=str(trained.root / "results_other"),
+                       MEDNEXT_SOURCE_CHECKPOINT=str(trained.fold_dir("nnUNetTrainerMedNeXt_S_k3") / "checkpoint_final.pth"))
+    assert proc.returncode != 0
+    assert "was trained with budget {'epochs': 1" in proc.stderr and "runs with {'epochs': 2" in proc.stderr
 
 
 @pytest.mark.parametrize("trainer", ["nnUNetTrainerMedNeXt_S_k3", "nnUNetTrainerUNETR"])
@@ -142,7 +172,7 @@ def _copy_checkpoint(world, trainer_name, results_dir):
     dst = results_dir / src.relative_to(world.results)
     dst.parent.mkdir(parents=True)
     shutil.copy(src, dst)
-    return torch.load(dst, map_location="cpu", weights_only=False)["network_weights"]
+    return load_checkpoint(dst)["network_weights"]
 
 
 def test_upkern_trainer_starts_from_interpolated_k3(trained, monkeypatch, tmp_path):
@@ -261,8 +291,7 @@ def test_nnunet_complexity_counts_the_planned_network(trained):
 
     plans = trained.preprocessed / DATASET / "nnUNetPlans.json"
     dataset_json = trained.preprocessed / DATASET / "dataset.json"
-    ckpt = torch.load(trained.fold_dir("nnUNetTrainerBudget", "3d_fullres", "nnUNetPlans") / "checkpoint_final.pth",
-                      map_location="cpu", weights_only=False)
+    ckpt = load_checkpoint(trained.fold_dir("nnUNetTrainerBudget", "3d_fullres", "nnUNetPlans") / "checkpoint_final.pth")
     # nnU-Net's state dict lists shared modules twice (decoder.encoder, all_modules): count each storage once
     n_weights = sum({v.data_ptr(): v.numel() for v in ckpt["network_weights"].values()}.values())
     small, large = (nnunet_complexity(str(plans), str(dataset_json), size=s) for s in (32, 64))

@@ -66,7 +66,7 @@ def test_upkern_and_twice_jobs_depend_on_k3_of_the_same_fold(workdir, child, par
     proc = _snakemake(workdir, target, "-n", "--forceall")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout + proc.stderr
-    trainings = re.findall(r"wildcards: ds=Dataset001_BTCV, trainer=(\w+), plans=\w+, configuration=\w+, fold=(\d)", out)
+    trainings = re.findall(r"wildcards: run=Dataset001_BTCV/(\w+)__\w+__\w+/fold_(\d)", out)
     assert sorted(trainings) == sorted([(child, "2"), (parent, "2")])
 
 
@@ -101,13 +101,16 @@ def test_lint_is_clean(workdir):
 
 
 def test_kits19_kernel5_runs_get_the_papers_learning_rate(workdir):
-    target = ("resources/nnUNet_results/Dataset003_KiTS19/nnUNetTrainerMedNeXt_L_k5_UpKern__nnUNetPlans_MedNeXt__"
-              "3d_fullres/fold_1/checkpoint_final.pth")
+    # lr 1e-4 is not the recipe's 1e-3: those runs have their own folder, their k3 source does not
+    target = ("resources/nnUNet_results/lr0.0001/Dataset003_KiTS19/nnUNetTrainerMedNeXt_L_k5_UpKern__"
+              "nnUNetPlans_MedNeXt__3d_fullres/fold_1/checkpoint_final.pth")
     proc = _snakemake(workdir, target, "-n", "-p", "--forceall")
     assert proc.returncode == 0, proc.stderr
     commands = [c for c in re.split(r"\n\s*\n", proc.stdout) if "nnUNetv2_train" in c]
     lr = {re.search(r"-tr (\w+)", c).group(1): re.search(r"MEDNEXT_LR=(\S+)", c) for c in commands}
     assert lr["nnUNetTrainerMedNeXt_L_k3"] is None  # k3 keeps the recipe's 1e-3
     assert float(lr["nnUNetTrainerMedNeXt_L_k5_UpKern"].group(1)) == 1e-4
-    btcv = _snakemake(workdir, target.replace("Dataset003_KiTS19", "Dataset001_BTCV"), "-n", "-p", "--forceall")
+    assert "MEDNEXT_SOURCE_CHECKPOINT=\"resources/nnUNet_results/Dataset003_KiTS19/nnUNetTrainerMedNeXt_L_k3__" in proc.stdout
+    btcv = _snakemake(workdir, target.replace("lr0.0001/Dataset003_KiTS19", "Dataset001_BTCV"), "-n", "-p", "--forceall")
+    assert btcv.returncode == 0, btcv.stderr
     assert "MEDNEXT_LR" not in btcv.stdout

@@ -2,34 +2,20 @@
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pytest
-import torch
-import yaml
 
 from mednext.data.phantom import write_phantom_dataset
+from mednext.nnunet.checkpoints import load_checkpoint
 
-ROOT = Path(__file__).resolve().parents[2]
+from .small_run import snakemake, workdir
+
 pytestmark = pytest.mark.slow
-
-
-def _workdir(tmp_path: Path, datasets: dict, models=("mednext_S_k3",)) -> Path:
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    for item in ("Snakefile", "config", "workflow", "paper", "profiles"):
-        src = ROOT / item
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / item)
-    cfg = {"nnunet": {"raw": "resources/raw", "preprocessed": "resources/pre", "results": "resources/res",
-                      "num_processes": 1, "num_processes_da": 1, "device": "cpu", "compile": False},
-           "results": "results", "complexity_input_size": 32, "models": list(models), "datasets": datasets}
-    (tmp_path / "test.yaml").write_text(yaml.safe_dump(cfg))
-    return tmp_path
 
 
 def _phantom(**budget):
@@ -38,14 +24,10 @@ def _phantom(**budget):
                         "folds": [0], "patch": 32, "budget": budget}}
 
 
-def _snakemake(wd, *args, **kw):
-    return subprocess.run(["snakemake", "--configfile", "test.yaml", "--cores", "2", *args], cwd=wd,
-                          capture_output=True, text=True, **kw)
-
-
 def test_killed_training_resumes_and_finishes(tmp_path):
-    wd = _workdir(tmp_path, _phantom(epochs=4, iterations=2, val_iterations=1, save_every=1))
-    fold = wd / "resources/res/Dataset902_Phantom/nnUNetTrainerMedNeXt_S_k3__nnUNetPlans_MedNeXt__3d_fullres_p32/fold_0"
+    wd = workdir(tmp_path, _phantom(epochs=4, iterations=2, val_iterations=1), save_every=1)
+    run = "e4_it2_val1/Dataset902_Phantom/nnUNetTrainerMedNeXt_S_k3__nnUNetPlans_MedNeXt__3d_fullres_p32/fold_0"
+    fold = wd / "resources/res" / run
     target = str(fold.relative_to(wd) / "checkpoint_final.pth")
     proc = subprocess.Popen(["snakemake", "--configfile", "test.yaml", "--cores", "2", target], cwd=wd,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -64,21 +46,20 @@ def test_killed_training_resumes_and_finishes(tmp_path):
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert not (fold / "checkpoint_final.pth").exists()
-    interrupted_epoch = torch.load(fold / "checkpoint_latest.pth", map_location="cpu", weights_only=False)["current_epoch"]
+    interrupted_epoch = load_checkpoint(fold / "checkpoint_latest.pth")["current_epoch"]
     assert 1 <= interrupted_epoch < 4
 
     # a hard kill leaves Snakemake's lock behind: unlock, as a user would, then rerun
-    assert _snakemake(wd, "--unlock").returncode == 0
-    rerun = _snakemake(wd, target, "--rerun-incomplete")
+    assert snakemake(wd, "--unlock").returncode == 0
+    rerun = snakemake(wd, target, "--rerun-incomplete")
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
-    log = (wd / "logs/train/Dataset902_Phantom/nnUNetTrainerMedNeXt_S_k3__nnUNetPlans_MedNeXt__3d_fullres_p32"
-           "/fold_0.log").read_text()
+    log = (wd / "logs/train" / f"{run}.log").read_text()
     assert log.startswith(f"resuming from {fold.relative_to(wd)}/checkpoint_latest.pth")
-    final = torch.load(fold / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+    final = load_checkpoint(fold / "checkpoint_final.pth")
     assert final["current_epoch"] == 4
     assert len(final["logging"]["epoch_end_timestamps"]) == 4  # continued, not restarted
     record = json.loads((fold / "run_record.json").read_text())
-    assert record["epochs_completed"] == 4 and record["budget"]["num_epochs"] == 4
+    assert record["epochs_completed"] == 4 and record["budget"]["epochs"] == 4
     assert (fold / "validation" / "summary.json").is_file()
 
 
@@ -100,8 +81,8 @@ def test_corrupt_image_stops_the_dag_naming_the_file(tmp_path):
     raw, datasets = _user_dataset(tmp_path / "data")
     bad = raw / "labelsTr" / "phantom_002.nii.gz"
     bad.write_bytes(bad.read_bytes()[:200])  # truncated download
-    wd = _workdir(tmp_path / "wd", datasets)
-    proc = _snakemake(wd)
+    wd = workdir(tmp_path / "wd", datasets)
+    proc = snakemake(wd)
     assert proc.returncode != 0
     assert f"{bad}: not a readable NIfTI file" in proc.stdout + proc.stderr
     assert not (wd / "resources/pre/Dataset903_Mine/raw_dataset_check.json").exists()
@@ -118,8 +99,8 @@ def test_two_bad_cases_stop_the_dag_naming_both_in_one_run(tmp_path):
     nib.save(nib.Nifti1Image(data, img.affine), str(path))
     image = raw / "imagesTr" / "phantom_001_0000.nii.gz"
     image.write_bytes(b"\x89PNG\r\n a picture, not a NIfTI")
-    wd = _workdir(tmp_path / "wd", datasets)
-    proc = _snakemake(wd)
+    wd = workdir(tmp_path / "wd", datasets)
+    proc = snakemake(wd)
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert f"{path}: unknown label value(s) [7]" in out

@@ -1,10 +1,13 @@
-# Configuration validation, names and paths shared by every stage.
+# Configuration validation, names and paths shared by every stage. A run's identity (trainer,
+# plans, configuration, folder, source run, budget, learning rate) comes from mednext.nnunet.runspec.
 import os
-from pathlib import Path
+import re
 
 from snakemake.utils import min_version, validate
 
-from mednext.nnunet.registry import DEFAULT_BUDGET, REFERENCE_MODEL, model_spec
+from mednext.nnunet.env import ext_trainer_value
+from mednext.nnunet.registry import REFERENCE_MODEL, model_spec
+from mednext.nnunet.runspec import dataset_folder, run_spec
 
 min_version("9.0")
 
@@ -16,96 +19,71 @@ if not config:
 
 
 
-validate(config, schema="../schemas/config.schema.yaml")
+validate(config, schema="../schemas/config.schema.yaml")  # fills in the schema's defaults
 
 NN = config["nnunet"]
 RAW, PRE, NNRES = NN["raw"], NN["preprocessed"], NN["results"]
-RESULTS = config.get("results", "results")
-DOWNLOADS = config.get("downloads", "resources/downloads")
-CHECKSUMS = config.get("checksums", "config/checksums")
+RESULTS, DOWNLOADS, CHECKSUMS = config["results"], config["downloads"], config["checksums"]
 LOGS = "logs"
 ENV = "../envs/mednext.yaml"
 BENCH = "benchmarks/snakemake"
 
+# What changes no result (absolute paths, worker counts, compile, checkpoint interval) reaches
+# nnU-Net through the environment of every job, never through a rule's params: changing it, or
+# moving the checkout, reruns nothing.
+os.environ.update(
+    nnUNet_raw=os.path.abspath(RAW),
+    nnUNet_preprocessed=os.path.abspath(PRE),
+    nnUNet_results=os.path.abspath(NNRES),
+    nnUNet_extTrainer=ext_trainer_value(),
+    nnUNet_def_n_proc=str(NN["num_processes"]),
+    nnUNet_n_proc_DA=str(NN["num_processes_da"]),
+    nnUNet_compile="t" if NN["compile"] else "f",
+    **({"MEDNEXT_SAVE_EVERY": str(NN["save_every"])} if "save_every" in NN else {}),
+)
+
 
 def ds_cfg(dataset):
-    """One dataset's settings with the schema's defaults filled in."""
-    cfg = dict(config["datasets"][dataset])
-    cfg.setdefault("folds", [0, 1, 2, 3, 4])
-    cfg.setdefault("patch", 128)
-    cfg.setdefault("patch_swinunetr", 128)
-    cfg.setdefault("nsd_tolerance_mm", 1.0)
-    cfg.setdefault("synthetic", False)
-    cfg["budget"] = {**DEFAULT_BUDGET, **cfg.get("budget", {})}
-    return cfg
+    return config["datasets"][dataset]
 
 
 DATASETS = list(config["datasets"])
-FOLDER = {d: f"Dataset{ds_cfg(d)['id']:03d}_{ds_cfg(d)['name']}" for d in DATASETS}
+FOLDER = {d: dataset_folder(d, config) for d in DATASETS}
 KEY_OF_FOLDER = {v: k for k, v in FOLDER.items()}
-
-
-wildcard_constraints:
-    dataset="|".join(DATASETS),
-    ds="|".join(FOLDER.values()),
-    fold=r"[0-4]",
-    model=r"[A-Za-z0-9_]+",
 
 
 def models(dataset):
     return ds_cfg(dataset).get("models", config["models"])
 
 
-def default_budget(dataset):
-    """Whether the dataset trains for nnU-Net's own length (then nnU-Net runs with its stock trainer)."""
-    return all(ds_cfg(dataset)["budget"][k] == v for k, v in DEFAULT_BUDGET.items())
+def runs(dataset, model=None):
+    """The configured runs of a dataset (of one model), fold by fold."""
+    keys = [model] if model else models(dataset)
+    return [run_spec(dataset, m, f, config) for m in keys for f in ds_cfg(dataset)["folds"]]
 
 
-def spec(dataset, model):
-    cfg = ds_cfg(dataset)
-    return model_spec(model, cfg["patch"], cfg["patch_swinunetr"], default_budget(dataset))
+# Every run a target may need (the configured ones and their sources), by folder under nnUNet_results.
+RUN = {r.folder: r for d in DATASETS for run in runs(d) for r in filter(None, (run.source, run))}
+SOURCES = sorted({r.source.folder for r in RUN.values() if r.source})
 
 
-def fold_dir(dataset, model, fold):
-    s = spec(dataset, model)
-    return f"{NNRES}/{FOLDER[dataset]}/{s.trainer}__{s.plans}__{s.configuration}/fold_{fold}"
+def _one_of(names):
+    return "|".join(map(re.escape, names)) or "(?!x)x"
 
 
-def checkpoint(dataset, model, fold):
-    return f"{fold_dir(dataset, model, fold)}/checkpoint_final.pth"
+wildcard_constraints:
+    dataset="|".join(DATASETS),
+    ds="|".join(FOLDER.values()),
+    model=r"[A-Za-z0-9_]+",
 
 
-def raw_dataset_json(dataset):
-    return f"{RAW}/{FOLDER[dataset]}/dataset.json"
+def run_file(run, name):
+    return f"{NNRES}/{run.folder}/{name}"
 
 
-def nnunet_env(dataset):
-    """Environment for nnU-Net commands: paths, trainer folders, workers, budget."""
-    from mednext.nnunet.env import ext_trainer_value
-
-    b = ds_cfg(dataset)["budget"]
-    env = {
-        "nnUNet_raw": os.path.abspath(RAW),
-        "nnUNet_preprocessed": os.path.abspath(PRE),
-        "nnUNet_results": os.path.abspath(NNRES),
-        "nnUNet_extTrainer": ext_trainer_value(),
-        "nnUNet_def_n_proc": NN.get("num_processes", 8),
-        "nnUNet_n_proc_DA": NN.get("num_processes_da", 12),
-        "nnUNet_compile": "t" if NN.get("compile", True) else "f",
-        "MEDNEXT_NUM_EPOCHS": b["epochs"],
-        "MEDNEXT_ITERS_PER_EPOCH": b["iterations"],
-        "MEDNEXT_VAL_ITERS": b["val_iterations"],
-        "MEDNEXT_SAVE_EVERY": b.get("save_every", 50),
-    }
-    return " ".join(f"{k}={v}" for k, v in env.items())
-
-
-def train_env(wc):
-    """nnunet_env plus the dataset's kernel-5 learning rate (lr_k5) for MedNeXt k5 trainers."""
-    dataset = KEY_OF_FOLDER[wc.ds]
-    lr = ds_cfg(dataset).get("lr_k5")
-    k5 = wc.trainer.startswith("nnUNetTrainerMedNeXt_") and "_k5" in wc.trainer
-    return nnunet_env(dataset) + (f" MEDNEXT_LR={lr}" if lr is not None and k5 else "")
+def run_param(name):
+    """A param of the train rule: one attribute of the run its wildcard names."""
+    return lambda wc: getattr(RUN[wc.run], name)
 
 
 def res(rule_kind, key):
@@ -118,16 +96,5 @@ def per_case_csvs(dataset):
     return [f"{RESULTS}/per_case/{dataset}/{m}.csv" for m in models(dataset)]
 
 
-def run_records(dataset):
-    return [f"{fold_dir(dataset, m, f)}/run_record.json" for m in models(dataset) for f in ds_cfg(dataset)["folds"]]
-
-
-def upstream_checkpoint(wc):
-    """The k3 checkpoint an UpKern or Twice run starts from (same dataset, plans, configuration, fold)."""
-    if wc.trainer.endswith("_k5_UpKern"):
-        source = wc.trainer.replace("_k5_UpKern", "_k3")
-    elif wc.trainer.endswith("_Twice"):
-        source = wc.trainer[: -len("_Twice")]
-    else:
-        return []
-    return f"{NNRES}/{wc.ds}/{source}__{wc.plans}__{wc.configuration}/fold_{wc.fold}/checkpoint_final.pth"
+def raw_dataset_json(dataset):
+    return f"{RAW}/{FOLDER[dataset]}/dataset.json"

@@ -4,7 +4,7 @@
 
 rule evaluate:
     input:
-        predictions=f"{RESULTS}/predictions/{{dataset}}/{{model}}.tsv",
+        predictions=rules.oof_predictions.output[0],
         dataset_json=lambda wc: raw_dataset_json(wc.dataset),
     output:
         f"{RESULTS}/per_case/{{dataset}}/{{model}}.csv",

@@ -5,9 +5,9 @@ FIGURES = ["scaling", "per_class", "ablation", "ranks"]
 
 rule figures:
     input:
-        table=f"{RESULTS}/tables/{{dataset}}.csv",
-        comparisons=f"{RESULTS}/tables/{{dataset}}_comparisons.csv",
-        ranks=f"{RESULTS}/tables/{{dataset}}_ranks.csv",
+        table=rules.table.output.table,
+        comparisons=rules.table.output.comparisons,
+        ranks=rules.table.output.ranks,
         per_case=lambda wc: per_case_csvs(wc.dataset),
     output:
         report(

@@ -2,15 +2,16 @@
 # batch 2, plus smaller-patch configurations), and the pinned 5-fold splits every model uses.
 
 
+# Paths and worker counts come from the environment (common.smk): params hold only what changes the plans.
+
+
 rule plan_nnunet:
     input:
-        f"{PRE}/{{ds}}/raw_dataset_check.json",
+        rules.check_raw_dataset.output,
     output:
         plans=f"{PRE}/{{ds}}/nnUNetPlans.json",
     params:
-        env=lambda wc: nnunet_env(KEY_OF_FOLDER[wc.ds]),
         id=lambda wc: ds_cfg(KEY_OF_FOLDER[wc.ds])["id"],
-        np=NN.get("num_processes", 8),
     conda:
         ENV
     log:
@@ -22,19 +23,17 @@ rule plan_nnunet:
         mem_mb=res("plan", "mem_mb"),
         cpus_per_task=res("plan", "cpus_per_task"),
     shell:
-        "env {params.env} nnUNetv2_plan_and_preprocess -d {params.id} -c 3d_fullres -np {params.np} "
+        "nnUNetv2_plan_and_preprocess -d {params.id} -c 3d_fullres -np $nnUNet_def_n_proc "
         "--verify_dataset_integrity > {log} 2>&1"
 
 
 rule plan_mednext:
     input:
-        f"{PRE}/{{ds}}/nnUNetPlans.json",
+        rules.plan_nnunet.output.plans,
     output:
         f"{PRE}/{{ds}}/nnUNetPlans_MedNeXt.json",
     params:
-        env=lambda wc: nnunet_env(KEY_OF_FOLDER[wc.ds]),
         id=lambda wc: ds_cfg(KEY_OF_FOLDER[wc.ds])["id"],
-        np=NN.get("num_processes", 8),
         small=lambda wc: " ".join(
             str(p)
             for p in sorted(
@@ -52,12 +51,12 @@ rule plan_mednext:
         mem_mb=res("plan", "mem_mb"),
         cpus_per_task=res("plan", "cpus_per_task"),
     shell:
-        "env {params.env} mednext-plan -d {params.id} -np {params.np} --small-patches {params.small} > {log} 2>&1"
+        "mednext-plan -d {params.id} -np $nnUNet_def_n_proc --small-patches {params.small} > {log} 2>&1"
 
 
 rule splits:
     input:
-        f"{PRE}/{{ds}}/nnUNetPlans.json",
+        rules.plan_nnunet.output.plans,
     output:
         f"{PRE}/{{ds}}/splits_final.json",
     params:

@@ -1,29 +1,34 @@
-# Stage 3, train: one job per dataset x model x fold, through the real nnUNetv2_train. UpKern and
-# "trained twice" jobs wait for the k3 job of the same fold. An interrupted job resumes with --c.
+# Stage 3, train: one job per dataset x model x fold, through the real nnUNetv2_train, into the
+# run's own folder (mednext.nnunet.runspec: a non-paper budget or learning rate has its own). UpKern
+# and "trained twice" jobs wait for the k3 job of the same fold. An interrupted job resumes with
+# --c; a checkpoint trained under other settings is refused.
 
 
 rule train:
     input:
-        plans=f"{PRE}/{{ds}}/{{plans}}.json",
-        splits=f"{PRE}/{{ds}}/splits_final.json",
-        source=upstream_checkpoint,
+        plans=lambda wc: f"{PRE}/{RUN[wc.run].dataset_folder}/{RUN[wc.run].plans}.json",
+        splits=lambda wc: f"{PRE}/{RUN[wc.run].dataset_folder}/splits_final.json",
+        source=lambda wc: run_file(RUN[wc.run].source, "checkpoint_final.pth") if RUN[wc.run].source else [],
     output:
-        checkpoint=f"{NNRES}/{{ds}}/{{trainer}}__{{plans}}__{{configuration}}/fold_{{fold}}/checkpoint_final.pth",
-        record=f"{NNRES}/{{ds}}/{{trainer}}__{{plans}}__{{configuration}}/fold_{{fold}}/run_record.json",
+        checkpoint=f"{NNRES}/{{run}}/checkpoint_final.pth",
+        record=f"{NNRES}/{{run}}/run_record.json",
+        validation=directory(f"{NNRES}/{{run}}/validation"),  # out-of-fold predictions
     wildcard_constraints:
-        trainer=r"nnUNetTrainer[A-Za-z0-9_]*",
-        plans=r"nnUNetPlans[A-Za-z0-9_]*",
-        configuration=r"3d_fullres(_p\d+)?",
+        run=_one_of(RUN),
     params:
-        env=train_env,
-        id=lambda wc: ds_cfg(KEY_OF_FOLDER[wc.ds])["id"],
-        device=NN.get("device", "cuda"),
+        id=run_param("dataset_id"),
+        configuration=run_param("configuration"),
+        fold=run_param("fold"),
+        trainer=run_param("trainer"),
+        plans=run_param("plans"),
+        settings=lambda wc: " ".join(f"{k}={v}" for k, v in RUN[wc.run].environment().items()),
+        device=NN["device"],
     conda:
         ENV
     log:
-        f"{LOGS}/train/{{ds}}/{{trainer}}__{{plans}}__{{configuration}}/fold_{{fold}}.log",
+        f"{LOGS}/train/{{run}}.log",
     benchmark:
-        f"{BENCH}/train/{{ds}}/{{trainer}}__{{plans}}__{{configuration}}/fold_{{fold}}.tsv"
+        f"{BENCH}/train/{{run}}.tsv"
     threads: res("train", "cpus_per_task")
     resources:
         gpu=res("train", "gpu"),
@@ -38,16 +43,17 @@ rule train:
             resume="--c"
             echo "resuming from $dir/checkpoint_latest.pth" >> {log}
         fi
-        env {params.env} OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} nnUNetv2_train {params.id} {wildcards.configuration} {wildcards.fold} \
-            -tr {wildcards.trainer} -p {wildcards.plans} -device {params.device} $resume >> {log} 2>&1
-        python -m mednext.nnunet.budget ensure-record "$dir" {wildcards.trainer} >> {log} 2>&1
+        env {params.settings} nnUNet_results="$(cd "$dir/../../.." && pwd)" MEDNEXT_SOURCE_CHECKPOINT="{input.source}" \
+            OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} nnUNetv2_train {params.id} {params.configuration} \
+            {params.fold} -tr {params.trainer} -p {params.plans} -device {params.device} $resume >> {log} 2>&1
+        python -m mednext.nnunet.run_record "$dir" {params.trainer} >> {log} 2>&1
         """
 
 
 # The k3 runs that UpKern and "twice" runs start from go first: they are on the critical path.
 use rule train as train_upkern_source with:
     wildcard_constraints:
-        trainer=r"nnUNetTrainerMedNeXt_[SBML]_k3",
+        run=_one_of(SOURCES),
     priority: 10
 
 

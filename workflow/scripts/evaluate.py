@@ -1,19 +1,19 @@
 """Per-case metrics of one model's out-of-fold predictions under both protocols (rule evaluate)."""
 
 import json
-import sys
 from pathlib import Path
 
 import pandas as pd
 
 from mednext.evaluation.per_case import evaluate_predictions, write_atomic_csv
 from mednext.evaluation.regions import allowed_labels, classes_for
+from rule_log import rule_log
 
-sys.stderr = open(snakemake.log[0], "w")  # noqa: F821
-sm = snakemake  # noqa: F821
-dataset_json = json.loads(Path(sm.input.dataset_json).read_text())
-classes = classes_for(sm.wildcards.dataset, dataset_json)
-predictions = pd.read_csv(sm.input.predictions, sep="\t")
-per_case = evaluate_predictions(predictions, sm.params.labels, classes, sm.params.tolerance, sm.wildcards.dataset,
-                                sm.wildcards.model, allowed_labels(classes), dataset_json["file_ending"])
-write_atomic_csv(per_case, sm.output[0])
+with rule_log(snakemake.log[0]):  # noqa: F821
+    sm = snakemake  # noqa: F821
+    dataset_json = json.loads(Path(sm.input.dataset_json).read_text())
+    classes = classes_for(sm.wildcards.dataset, dataset_json)
+    predictions = pd.read_csv(sm.input.predictions, sep="\t")
+    per_case = evaluate_predictions(predictions, sm.params.labels, classes, sm.params.tolerance, sm.wildcards.dataset,
+                                    sm.wildcards.model, allowed_labels(classes), dataset_json["file_ending"])
+    write_atomic_csv(per_case, sm.output[0])

@@ -1,16 +1,16 @@
 # Stage 4, out-of-fold predictions: nnU-Net's final validation of each fold predicts that fold's
-# held-out cases at their original spacing (fold_N/validation/). This stage checks that every
-# held-out case of every configured fold has its prediction and lists them.
+# held-out cases at their original spacing (fold_N/validation/, an output of rule train). This
+# stage checks that every held-out case of every configured fold has its prediction and lists them.
 
 
 rule oof_predictions:
     input:
-        checkpoints=lambda wc: [checkpoint(wc.dataset, wc.model, f) for f in ds_cfg(wc.dataset)["folds"]],
+        validation=lambda wc: [run_file(r, "validation") for r in runs(wc.dataset, wc.model)],
         splits=lambda wc: f"{PRE}/{FOLDER[wc.dataset]}/splits_final.json",
     output:
         f"{RESULTS}/predictions/{{dataset}}/{{model}}.tsv",
     params:
-        fold_dirs=lambda wc: {f: fold_dir(wc.dataset, wc.model, f) for f in ds_cfg(wc.dataset)["folds"]},
+        folds=lambda wc: [r.fold for r in runs(wc.dataset, wc.model)],
         file_ending=".nii.gz",
     conda:
         ENV

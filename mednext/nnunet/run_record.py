@@ -1,0 +1,107 @@
+"""``run_record.json``: what a finished run was, written beside its ``checkpoint_final.pth``.
+
+The run's settings (budget, learning rate), patch and batch size, wall time, peak GPU memory,
+device and versions, so that tables can say what was run. :class:`BudgetedTrainer` writes it
+when training ends; for nnU-Net's stock trainer, which writes none::
+
+    python -m mednext.nnunet.run_record FOLD_DIR TRAINER   # a record from checkpoint_final.pth, if missing
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from dataclasses import asdict
+from importlib.metadata import PackageNotFoundError, version
+from os.path import isfile, join
+
+import torch
+
+from mednext.files import write_text_atomic
+from mednext.nnunet.checkpoints import load_checkpoint
+from mednext.nnunet.runspec import Budget
+
+__all__ = ["RUN_RECORD", "record_from_checkpoint", "training_seconds", "write_run_record", "main"]
+
+RUN_RECORD = "run_record.json"
+
+
+def training_seconds(logging: dict) -> float:
+    """Sum of epoch durations from nnU-Net's own log (kept in checkpoints, so resumes add up)."""
+    starts, ends = logging.get("epoch_start_timestamps") or [], logging.get("epoch_end_timestamps") or []
+    return float(sum(e - s for s, e in zip(starts, ends)))
+
+
+def _write(folder: str, record: dict) -> dict:
+    write_text_atomic(join(folder, RUN_RECORD), json.dumps(record, indent=2))
+    return record
+
+
+def write_run_record(trainer) -> dict:
+    """The record of a finished :class:`~mednext.nnunet.budget.BudgetedTrainer` run."""
+    import mednext
+
+    cm, cuda = trainer.configuration_manager, trainer.device.type == "cuda"
+    return _write(trainer.output_folder, {
+        "trainer": trainer.__class__.__name__,
+        "plans": trainer.plans_manager.plans_name,
+        "configuration": trainer.configuration_name,
+        "fold": trainer.fold,
+        **trainer.run_settings(),
+        "epochs_completed": trainer.current_epoch,
+        "patch_size": [int(p) for p in cm.patch_size],
+        "batch_size": int(trainer.batch_size),
+        "spacing": [float(s) for s in cm.spacing],
+        "deep_supervision": trainer.enable_deep_supervision,
+        "initialised_from": trainer.initialised_from,
+        "training_seconds": training_seconds(trainer.logger.get_checkpoint()),
+        "peak_gpu_memory_gib": torch.cuda.max_memory_allocated(trainer.device) / 2**30 if cuda else None,
+        "device": str(trainer.device),
+        "gpu_name": torch.cuda.get_device_name(trainer.device) if cuda else None,
+        "versions": {"torch": torch.__version__, "nnunetv2": _dist_version("nnunetv2"), "mednext": mednext.__version__,
+                     "python": platform.python_version()},
+    })
+
+
+def _dist_version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def record_from_checkpoint(fold_folder: str, trainer: str) -> dict:
+    """A run record for a run made by a trainer that writes none (nnU-Net's stock ``nnUNetTrainer``).
+
+    The budget is nnU-Net's default (the stock trainer has no other); epochs, learning rate and
+    training time come from the checkpoint's own log. Peak GPU memory is unknown (None).
+    """
+    checkpoint = load_checkpoint(join(fold_folder, "checkpoint_final.pth"))
+    logging, init = checkpoint.get("logging", {}), checkpoint.get("init_args", {})
+    return _write(fold_folder, {
+        "trainer": trainer,
+        "plans": init.get("plans", {}).get("plans_name"),
+        "configuration": init.get("configuration"),
+        "fold": init.get("fold"),
+        "budget": asdict(Budget()),
+        "initial_lr": float(logging["lrs"][0]) if logging.get("lrs") else None,
+        "epochs_completed": int(checkpoint.get("current_epoch", 0)),
+        "training_seconds": training_seconds(logging),
+        "peak_gpu_memory_gib": None,
+        "source": "checkpoint_final.pth (trainer writes no run record)",
+    })
+
+
+def main(argv=None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 2:
+        print("usage: python -m mednext.nnunet.run_record FOLD_DIR TRAINER", file=sys.stderr)
+        return 2
+    if not isfile(join(args[0], RUN_RECORD)):
+        record_from_checkpoint(*args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,50 @@
+"""The run spec: one function names every run, its folder, source, budget and learning rate."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from mednext.nnunet.runspec import Budget, run_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _config(name):
+    cfg = yaml.safe_load((ROOT / "config" / name).read_text())
+    validate(cfg, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))  # fills in the schema's defaults
+    return cfg
+
+
+def test_paper_runs_use_nnunets_folders_and_kits19_k5_its_own():
+    cfg = _config("config.yaml")
+    run = run_spec("btcv", "mednext_B_k5_upkern", 2, cfg)
+    assert run.folder == "Dataset001_BTCV/nnUNetTrainerMedNeXt_B_k5_UpKern__nnUNetPlans_MedNeXt__3d_fullres/fold_2"
+    assert run.source.folder == "Dataset001_BTCV/nnUNetTrainerMedNeXt_B_k3__nnUNetPlans_MedNeXt__3d_fullres/fold_2"
+    assert run.budget == Budget() and run.lr is None and run.model.reference == "mednext_B_k5"
+    assert run_spec("btcv", "nnunet", 0, cfg).trainer == "nnUNetTrainer"
+    kits = run_spec("kits19", "mednext_L_k5_upkern", 1, cfg)
+    assert kits.folder.startswith("lr0.0001/Dataset003_KiTS19/nnUNetTrainerMedNeXt_L_k5_UpKern__")
+    assert kits.environment()["MEDNEXT_LR"] == "0.0001"
+    assert kits.source.lr is None and kits.source.folder.startswith("Dataset003_KiTS19/")  # k3 keeps the recipe
+
+
+def test_demo_budget_names_its_folder_and_selects_the_budget_trainer():
+    cfg = _config("demo.yaml")
+    run = run_spec("phantom", "nnunet", 0, cfg)
+    assert run.trainer == "nnUNetTrainerBudget"
+    assert run.folder == "e2_it3_val1/Dataset900_Phantom/nnUNetTrainerBudget__nnUNetPlans__3d_fullres/fold_0"
+    assert run.environment() == {"MEDNEXT_EPOCHS": "2", "MEDNEXT_ITERATIONS": "3", "MEDNEXT_VAL_ITERATIONS": "1"}
+    assert run_spec("phantom", "swinunetr", 0, cfg).configuration == "3d_fullres_p64"
+    twice = run_spec("phantom", "mednext_B_k3_twice", 0, cfg)
+    assert twice.source.folder == twice.folder.replace("_Twice", "") and twice.model.reference == "mednext_B_k3"
+
+
+def test_budget_from_the_environment(monkeypatch):
+    assert Budget.from_env() == Budget()
+    monkeypatch.setenv("MEDNEXT_EPOCHS", "3")
+    assert Budget.from_env() == Budget(epochs=3)
+    monkeypatch.setenv("MEDNEXT_ITERATIONS", "0")
+    with pytest.raises(ValueError, match="MEDNEXT_ITERATIONS='0' must be a positive integer"):
+        Budget.from_env()

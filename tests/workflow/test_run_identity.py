@@ -1,0 +1,113 @@
+"""A run's identity: what changes no result reruns nothing; a new budget or learning rate trains a fresh run.
+
+One small benchmark (two phantom datasets, MedNeXt-S k5, one epoch of one iteration) runs to the
+end once; the tests then change one setting at a time.
+"""
+
+import hashlib
+import json
+import re
+import shutil
+
+import pytest
+
+from mednext.nnunet.checkpoints import load_checkpoint
+
+from .small_run import config, snakemake, workdir, write_config
+
+pytestmark = pytest.mark.slow
+
+BUDGET = {"epochs": 1, "iterations": 1, "val_iterations": 1}
+RUN = "Dataset{id}_{name}/nnUNetTrainerMedNeXt_S_k5__nnUNetPlans_MedNeXt__3d_fullres_p32/fold_0"
+
+
+def _datasets(**changes):
+    datasets = {key: {"id": 900 + i, "name": name, "synthetic": True, "folds": [0], "patch": 32,
+                      "phantom": {"cases": 5, "seed": i, "shape": [28, 28, 20], "spacing": [1, 1, 1.5]},
+                      "budget": dict(BUDGET)}
+                for i, (key, name) in ((4, ("a", "PhantomA")), (5, ("b", "PhantomB")))}
+    for key, cfg in changes.items():
+        datasets[key].update(cfg)
+    return datasets
+
+
+def _config(datasets=None, **nnunet):
+    return config(datasets or _datasets(), models=["mednext_S_k5"], **nnunet)
+
+
+def _planned(wd, cfg, *args):
+    """Jobs per rule that a dry run of ``all`` plans under ``cfg``."""
+    write_config(wd, cfg, "changed.yaml")
+    proc = snakemake(wd, "-n", "--quiet", "rules", *args, configfile="changed.yaml")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", out, re.M) if m[1] != "total"}
+
+
+def _digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def done(tmp_path_factory):
+    wd = workdir(tmp_path_factory.mktemp("identity") / "checkout", _datasets(), models=["mednext_S_k5"])
+    proc = snakemake(wd)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert _planned(wd, _config()) == {}
+    return wd
+
+
+@pytest.mark.parametrize("change", [
+    {"num_processes_da": 2}, {"num_processes": 2}, {"compile": True}, {"save_every": 7}],
+    ids=["da-workers", "planning-processes", "compile", "save-every"])
+def test_result_neutral_settings_rerun_nothing(done, change):
+    assert _planned(done, _config(**change)) == {}
+
+
+def test_resources_rerun_nothing(done):
+    cfg = _config()
+    cfg["resources"] = {"train": {"runtime": 99, "mem_mb": 1234, "cpus_per_task": 2},
+                        "default": {"runtime": 7, "mem_mb": 999, "cpus_per_task": 2}}
+    assert _planned(done, cfg) == {}
+
+
+def test_moved_checkout_reruns_nothing(done, tmp_path):
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(done, moved, symlinks=True)  # keeps modification times, as cp -a or mv would
+    assert _planned(moved, _config()) == {}
+
+
+def test_budget_change_reruns_only_that_datasets_trainings_and_dependents(done):
+    planned = _planned(done, _config(_datasets(a={"budget": {**BUDGET, "epochs": 2}})))
+    assert planned == {"train": 1, "oof_predictions": 1, "evaluate": 1, "table": 1, "figures": 1,
+                       "ablations": 1, "paper": 1, "all": 1}
+
+
+def _trained(wd, run):
+    fold = wd / "resources/res" / run
+    record = json.loads((fold / "run_record.json").read_text())
+    return fold, record, load_checkpoint(fold / "checkpoint_final.pth")
+
+
+def test_new_budget_or_lr_trains_fresh_beside_the_old_run(done):
+    old = RUN.format(id=904, name="PhantomA")
+    old_fold, old_record, _ = _trained(done, f"e1_it1_val1/{old}")
+    before = {p.name: _digest(p) for p in old_fold.glob("*.pth")} | {"run_record.json": _digest(
+        old_fold / "run_record.json")}
+    assert old_record["budget"] == BUDGET and old_record["initial_lr"] == 1e-3
+
+    for changes, settings, lr in (({"budget": {**BUDGET, "epochs": 2}}, "e2_it1_val1", 1e-3),
+                                  ({"lr_k5": 1e-4}, "e1_it1_val1_lr0.0001", 1e-4)):
+        cfg = _config(_datasets(a=changes))
+        write_config(done, cfg, "changed.yaml")
+        target = f"resources/res/{settings}/{old}/checkpoint_final.pth"
+        proc = snakemake(done, target, configfile="changed.yaml")
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        fold, record, checkpoint = _trained(done, f"{settings}/{old}")
+        epochs = cfg["datasets"]["a"]["budget"]["epochs"]
+        assert record["budget"] == cfg["datasets"]["a"]["budget"] and record["initial_lr"] == lr
+        assert record["epochs_completed"] == epochs
+        assert len(checkpoint["logging"]["epoch_end_timestamps"]) == epochs  # from scratch, not resumed
+        assert not (done / "logs/train" / settings / f"{old}.log").read_text().startswith("resuming")
+        assert {p.name: _digest(p) for p in old_fold.glob("*.pth")} | {
+            "run_record.json": _digest(old_fold / "run_record.json")} == before
