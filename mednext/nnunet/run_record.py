@@ -58,6 +58,7 @@ def write_run_record(trainer) -> dict:
         "training_seconds": training_seconds(trainer.logger.get_checkpoint()),
         "peak_gpu_memory_gib": torch.cuda.max_memory_allocated(trainer.device) / 2**30 if cuda else None,
         "device": str(trainer.device),
+        "dwconv": getattr(trainer, "dwconv_backend", None),  # MedNeXt runs: depthwise-conv backend
         "gpu_name": torch.cuda.get_device_name(trainer.device) if cuda else None,
         "versions": {"torch": torch.__version__, "nnunetv2": _dist_version("nnunetv2"), "mednext": mednext.__version__,
                      "python": platform.python_version()},

@@ -35,6 +35,7 @@ from mednext.nnunet.budget import SETTINGS_KEY, BudgetedTrainer, RunSettingsErro
 from mednext.nnunet.checkpoints import load_checkpoint
 from mednext.nnunet.plans import check_patch_size
 from mednext.nnunet.runspec import LR_VARIABLE, positive_from_env
+from mednext.kernels import resolve_backend
 from mednext.scaling import create_mednext
 from mednext.upkern import upkern
 
@@ -69,6 +70,14 @@ class nnUNetTrainerMedNeXt(BudgetedTrainer):
     def set_recipe(self) -> None:
         self.initial_lr = positive_from_env(LR_VARIABLE, 1e-3, float)
         self.weight_decay = 3e-5
+
+    @property
+    def dwconv_backend(self) -> str:
+        """Who computes the depthwise convs of this run: ``"triton"`` (our kernels, on CUDA) or ``"torch"``.
+
+        The network is built with ``dwconv="auto"``; this is what that resolves to on the trainer's device.
+        """
+        return resolve_backend(unwrap(self.network).dwconv, self.device)
 
     @classmethod
     def build_network_architecture(cls, plans_manager: PlansManager, configuration_manager: ConfigurationManager,
