@@ -62,8 +62,13 @@ def _workflow_evaluate(kits, out, monkeypatch):
                          params=SimpleNamespace(labels=str(kits.raw / "labelsTr"), tolerance=1.0),
                          wildcards=SimpleNamespace(dataset="kits19", model="mednext_B_k3"),
                          log=[str(kits.root / "evaluate.log")], output=[str(out)])
-    monkeypatch.setattr(sys, "stderr", sys.stderr)  # the script redirects stderr to its log; restored after
-    runpy.run_path(str(SCRIPT), init_globals={"snakemake": sm})
+    # the script sends stdout and stderr to its log (restored right after) and imports its sibling
+    # rule_log, which Snakemake finds because it runs a script with the script's folder on sys.path
+    with monkeypatch.context() as mp:
+        mp.setattr(sys, "stdout", sys.stdout)
+        mp.setattr(sys, "stderr", sys.stderr)
+        mp.syspath_prepend(str(SCRIPT.parent))
+        runpy.run_path(str(SCRIPT), init_globals={"snakemake": sm})
 
 
 def _one_folder(kits, folder: Path) -> Path:
