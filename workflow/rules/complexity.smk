@@ -6,7 +6,7 @@ rule complexity:
     output:
         f"{RESULTS}/tables/complexity.csv",
     params:
-        models=sorted({m for d in DATASETS for m in models(d, extended=True) if m != REFERENCE_MODEL}),
+        models=sorted({m for d in DATASETS for m in models(d) if m != REFERENCE_MODEL}),
         size=config.get("complexity_input_size", 128),
     conda:
         ENV
