@@ -144,7 +144,7 @@ def render_paper(results: str | Path, datasets: Mapping[str, str], out_dir: str 
             lines += ["## Ablations", "", "Paired per-case differences (%; model minus reference) with 95% bootstrap "
                       "CI and Wilcoxon p, Holm-corrected within the family named in the last column (the "
                       "ablations of one dataset on one metric). Means: per-case means over the paired cases.", "",
-                      markdown_table(ab, {"dataset": "dataset", "model": "model", "reference": "reference",
+                      markdown_table(ab, {"dataset": "dataset", "comparison": "comparison", "model": "model", "reference": "reference",
                                           "metric_label": "metric", "model_mean": "model", "reference_mean":
                                           "reference", "mean_diff": "difference", "ci_low": "CI low",
                                           "ci_high": "CI high", "p_holm": "p (Holm)", "n_pairs": "cases",

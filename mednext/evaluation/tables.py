@@ -11,8 +11,9 @@ Every number says which evaluation protocol it follows (column prefix ``paper_``
 
 Paired comparisons use per-case scores (a case's class mean) of one metric. Each Holm family is
 one (family, metric) pair: the comparisons of every model against nnU-Net on that metric, or the
-paper's ablations against their references (UpKern vs k5 from scratch, k5 vs k3, trained twice
-vs k3, plain vs residual resampling) on that metric. A comparisons row names its family in
+paper's ablations against their references (the registry's ``ABLATIONS``, MedNeXt-B: plain vs
+residual resampling, UpKern vs k5 from scratch, UpKern k5 vs k3 trained twice, k5 UpKern vs k3)
+on that metric. A comparisons row names its family in
 ``holm_family`` and the family's size in ``holm_m``.
 """
 
@@ -28,8 +29,8 @@ import pandas as pd
 from mednext.evaluation.per_case import METRICS
 from mednext.evaluation.statistics import (bootstrap_mean_ci, bootstrap_paper_ci, case_scores,
                                            compare_models, paper_average, rank_stability, summarise)
+from mednext.nnunet.registry import ABLATIONS
 from mednext.nnunet.registry import REFERENCE_MODEL as REFERENCE
-from mednext.nnunet.registry import model_spec
 
 __all__ = ["HEADLINE", "METRIC_LABELS", "ablation_pairs", "ablation_table", "dataset_tables",
            "published_comparison", "read_records", "summarise_run_records"]
@@ -41,13 +42,14 @@ METRIC_LABELS = {
     "physical_dice": "Dice (physical protocol)",
     "physical_nsd": "NSD (physical protocol: image spacing, tolerance in mm)",
 }
+QUESTION = {(a.model, a.reference): a.question for a in ABLATIONS}
 FAMILIES = {"vs nnU-Net": "every model vs nnU-Net", "ablation": "the ablations vs their references"}
 
 
 def ablation_pairs(models: Sequence[str]) -> list[tuple[str, str]]:
-    """(ablation, reference) pairs among ``models`` (each model's reference from the registry)."""
-    references = {m: model_spec(m).reference for m in models}
-    return [(m, ref) for m, ref in references.items() if ref in references]
+    """The registry's (model, reference) ablation comparisons whose two models are both among ``models``."""
+    present = set(models)
+    return [(a.model, a.reference) for a in ABLATIONS if {a.model, a.reference} <= present]
 
 
 def summarise_run_records(records: Sequence[Mapping]) -> pd.DataFrame:
@@ -137,7 +139,7 @@ def read_records(paths: Sequence[str | Path], model_of: Mapping[str, str]) -> pd
 def ablation_table(comparisons: Mapping[str, pd.DataFrame], tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """The paper's ablation rows across datasets: each ablation beside its reference, per metric (per-case means
     over the paired cases, their difference with CI and Holm p within the family named)."""
-    columns = ["dataset", "model", "reference", "metric", "metric_label", "model_mean", "reference_mean",
+    columns = ["dataset", "comparison", "model", "reference", "metric", "metric_label", "model_mean", "reference_mean",
                "mean_diff", "ci_low", "ci_high", "p_holm", "holm_family", "n_pairs", "synthetic"]
     rows = []
     for dataset, comp in comparisons.items():
@@ -145,6 +147,7 @@ def ablation_table(comparisons: Mapping[str, pd.DataFrame], tables: Mapping[str,
         synthetic = bool(table["synthetic"].iloc[0]) if "synthetic" in table and len(table) else False
         for _, r in comp[comp["family"] == "ablation"].iterrows():
             rows.append({**{c: r[c] for c in columns if c in r.index}, "dataset": dataset,
+                         "comparison": QUESTION.get((r["model"], r["reference"])),
                          "metric_label": METRIC_LABELS.get(r["metric"], r["metric"]), "synthetic": synthetic})
     return pd.DataFrame(rows, columns=columns)
 

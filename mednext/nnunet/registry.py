@@ -1,7 +1,9 @@
-"""The benchmark's models: config key -> nnU-Net trainer, plans, configuration, source and ablation reference.
+"""The benchmark's models: config key -> nnU-Net trainer, plans, configuration and source; the ablation comparisons.
 
 The workflow, the tables and the figures all name models by these keys (``mednext_B_k5_upkern``);
-:mod:`mednext.nnunet.runspec` turns a key into a run.
+:mod:`mednext.nnunet.runspec` turns a key into a run. :data:`ABLATIONS` is the one list of the
+paper's ablation comparisons (a model may be the subject of several); :data:`ABLATION_MODELS` are
+the runs they need, the ablation cells the workflow trains on its ablation datasets.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-__all__ = ["FULLRES", "MEDNEXT_PLANS", "ModelSpec", "model_spec", "configuration_for_patch", "REFERENCE_MODEL"]
+__all__ = ["ABLATIONS", "ABLATION_MODELS", "Ablation", "FULLRES", "MEDNEXT_PLANS", "ModelSpec", "model_spec",
+           "configuration_for_patch", "REFERENCE_MODEL"]
 
 NNUNET_PLANS = "nnUNetPlans"
 MEDNEXT_PLANS = "nnUNetPlans_MedNeXt"
@@ -29,8 +32,26 @@ class ModelSpec:
     variant: str | None = None
     kernel_size: int | None = None
     depends_on: str | None = None  # model key whose checkpoint this run starts from (same fold)
-    reference: str | None = None  # model key this ablation is compared with
     residual_resampling: bool = True
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """One ablation comparison: ``model`` minus ``reference``, per case."""
+
+    model: str
+    reference: str
+    question: str  # what the comparison answers, for tables and figures
+
+
+# The paper's ablation cells are MedNeXt-B's; every comparison of the ablation table, in its order.
+ABLATIONS = (
+    Ablation("mednext_B_k3_noresresample", "mednext_B_k3", "residual vs plain resampling"),
+    Ablation("mednext_B_k5_upkern", "mednext_B_k5", "UpKern vs from scratch (k5)"),
+    Ablation("mednext_B_k5_upkern", "mednext_B_k3_twice", "UpKern k5 vs k3 trained twice (equal training compute)"),
+    Ablation("mednext_B_k5_upkern", "mednext_B_k3", "k5 UpKern vs k3"),
+)
+ABLATION_MODELS = tuple(dict.fromkeys(m for a in ABLATIONS for m in (a.reference, a.model)))
 
 
 def configuration_for_patch(patch: int) -> str:
@@ -55,17 +76,17 @@ def model_spec(key: str, patch: int = 128, patch_swinunetr: int = 128, default_b
     v, k, suffix = match["v"], int(match["k"]), match["suffix"] or ""
     k3 = f"mednext_{v}_k3"
     spec = ModelSpec(key, f"nnUNetTrainerMedNeXt_{v}_k{k}", MEDNEXT_PLANS, configuration_for_patch(patch),
-                     f"MedNeXt-{v} k{k}", "MedNeXt", v, k, reference=k3 if k == 5 else None)
+                     f"MedNeXt-{v} k{k}", "MedNeXt", v, k)
     if suffix == "_upkern":
         if k != 5:
             raise ValueError(f"{key}: UpKern initialises a k5 model from k3; use mednext_{v}_k5_upkern")
-        return _variant(spec, key, "_UpKern", " UpKern", depends_on=k3, reference=f"mednext_{v}_k5")
+        return _variant(spec, key, "_UpKern", " UpKern", depends_on=k3)
     if suffix and (v, k) != ("B", 3):
         raise ValueError(f"{key}: the ablation trainers exist for B k3 (mednext_B_k3{suffix})")
     if suffix == "_twice":
-        return _variant(spec, key, "_Twice", " trained twice", depends_on=k3, reference=k3)
+        return _variant(spec, key, "_Twice", " trained twice", depends_on=k3)
     if suffix == "_noresresample":
-        return _variant(spec, key, "_NoResResample", " no res. resampling", reference=k3, residual_resampling=False)
+        return _variant(spec, key, "_NoResResample", " no res. resampling", residual_resampling=False)
     return spec
 
 

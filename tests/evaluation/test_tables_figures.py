@@ -25,9 +25,12 @@ def _per_case(rng):
 
 
 def test_ablation_pairs():
+    # one model (B k5 UpKern) is the subject of three comparisons; the equal-compute control is among them
     assert ablation_pairs(MODELS + ["mednext_B_k3_noresresample"]) == [
-        ("mednext_B_k5", "mednext_B_k3"), ("mednext_B_k5_upkern", "mednext_B_k5"),
-        ("mednext_B_k3_twice", "mednext_B_k3"), ("mednext_B_k3_noresresample", "mednext_B_k3")]
+        ("mednext_B_k3_noresresample", "mednext_B_k3"), ("mednext_B_k5_upkern", "mednext_B_k5"),
+        ("mednext_B_k5_upkern", "mednext_B_k3_twice"), ("mednext_B_k5_upkern", "mednext_B_k3")]
+    assert ablation_pairs(["mednext_B_k3", "mednext_B_k5_upkern", "mednext_S_k5", "mednext_S_k5_upkern"]) == [
+        ("mednext_B_k5_upkern", "mednext_B_k3")]
 
 
 def test_dataset_tables_and_figures(tmp_path):
@@ -69,8 +72,10 @@ def test_ablation_and_published_tables():
     per_case = _per_case(np.random.default_rng(1))
     out = dataset_tables(per_case, {m: m for m in MODELS}, n_resamples=300)
     abl = ablation_table({"btcv": out["comparisons"]}, {"btcv": out["table"]})
-    row = abl[(abl.model == "mednext_B_k5_upkern") & (abl.metric == "paper_dice")].iloc[0]
-    assert row.reference == "mednext_B_k5"
+    upkern = abl[(abl.model == "mednext_B_k5_upkern") & (abl.metric == "paper_dice")].set_index("reference")
+    assert list(upkern.index) == ["mednext_B_k5", "mednext_B_k3_twice", "mednext_B_k3"]
+    assert upkern.loc["mednext_B_k3_twice", "comparison"] == "UpKern k5 vs k3 trained twice (equal training compute)"
+    row = upkern.loc["mednext_B_k5"]
     assert row.mean_diff == pytest.approx(row.model_mean - row.reference_mean)
     published = pd.read_csv(Path(__file__).resolve().parents[2] / "paper" / "published.csv")
     side = published_comparison({"btcv": out["table"]}, published)

@@ -29,16 +29,55 @@ def _job_counts(output: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", output, re.M)}
 
 
+def _train_jobs(cwd, *targets) -> dict[str, dict]:
+    """The training jobs a fresh dry run of ``targets`` plans, by run folder: their rule and inputs."""
+    proc = _snakemake(cwd, *targets, "-n")
+    assert proc.returncode == 0, proc.stderr
+    jobs = {}
+    for block in re.split(r"^(?=rule \w+:$)", proc.stdout, flags=re.M):
+        rule = re.match(r"rule (train\w*):$", block, re.M)
+        if rule:
+            run = re.search(r"^\s+wildcards: run=(\S+)$", block, re.M).group(1)
+            inputs = re.search(r"^\s+input: (.*)$", block, re.M).group(1).split(", ")
+            assert run not in jobs, run
+            jobs[run] = {"rule": rule.group(1), "input": inputs}
+    return jobs
+
+
+def _trainings(cwd, *targets) -> set[tuple[str, str]]:
+    """The training jobs a fresh dry run of ``targets`` plans, as (run folder, rule)."""
+    return {(run, job["rule"]) for run, job in _train_jobs(cwd, *targets).items()}
+
+
 def test_paper_dag_plans_without_data(workdir):
     proc = _snakemake(workdir, "all", "-n", "--quiet", "rules")
     assert proc.returncode == 0, proc.stderr
     counts = _job_counts(proc.stdout + proc.stderr)
-    # 4 datasets x 17 models x 5 folds
-    assert counts["train"] + counts["train_upkern_source"] == 4 * 17 * 5
+    # the main table, 4 datasets x 11 models x 5 folds, + MedNeXt-B's ablation-only cells (k3 without residual
+    # resampling, k5 from scratch, k3 trained twice) on BTCV and AMOS22 x 5 folds
+    assert counts["train"] + counts["train_upkern_source"] == 4 * 11 * 5 + 2 * 3 * 5 == 250
     assert counts["train_upkern_source"] == 4 * 4 * 5  # S/B/M/L k3 of every dataset and fold go first
-    assert counts["evaluate"] == counts["oof_predictions"] == 4 * 17
+    assert counts["evaluate"] == counts["oof_predictions"] == 4 * 11 + 2 * 3
     assert counts["table"] == counts["figures"] == 4
     assert counts["download"] == counts["convert_dataset"] == 4 and counts["plan_mednext"] == 4
+
+
+def test_all_and_extended_split_the_full_matrix(workdir):
+    main, extended = _trainings(workdir, "all"), _trainings(workdir, "extended")
+    assert len(main) == 250 and len({run for run, _ in main}) == 250
+    k5_scratch = re.compile(r"MedNeXt_[SML]_k5__")
+    assert not any(k5_scratch.search(run) for run, _ in main)  # the main table's k5 is UpKern
+    ablation_only = ("MedNeXt_B_k5__", "MedNeXt_B_k3_NoResResample__", "MedNeXt_B_k3_Twice__")
+    for cell in ablation_only:
+        assert {run.split("/")[0] for run, _ in main if cell in run} == {"Dataset001_BTCV", "Dataset002_AMOS22"}
+    # extended: S/M/L k5 from scratch on 4 datasets + the three ablation-only cells on KiTS19 and BraTS21 = 90
+    # trainings beyond `all`; on its own it also plans the B k3 runs of KiTS19/BraTS21 its "twice" runs start from
+    beyond = extended - main
+    assert len(beyond) == 4 * 3 * 5 + 2 * 3 * 5 == 90
+    assert {run for run, _ in extended - beyond} == {run for run, _ in main if re.search(
+        r"Dataset00[34]_\w+/nnUNetTrainerMedNeXt_B_k3__", run)}
+    assert len({run for run, _ in main | extended}) == 4 * 17 * 5  # the old full matrix, every run once
+    assert all(rule == "train_upkern_source" for run, rule in main | extended if re.search(r"MedNeXt_\w_k3__", run))
 
 
 def test_one_table_plans_the_btcv_chain(workdir):
@@ -46,7 +85,7 @@ def test_one_table_plans_the_btcv_chain(workdir):
     assert proc.returncode == 0, proc.stderr
     counts = _job_counts(proc.stdout + proc.stderr)
     assert counts["download"] == counts["convert_dataset"] == counts["check_raw_dataset"] == 1
-    assert counts["train"] + counts["train_upkern_source"] == 17 * 5
+    assert counts["train"] + counts["train_upkern_source"] == (11 + 3) * 5  # main table + B ablation cells
     assert counts["table"] == 1
     dag = _snakemake(workdir, "results/tables/btcv.csv", "-n", "--dag")
     edges = {(a, b) for a, b in re.findall(r'(\d+) -> (\d+)', dag.stdout)}
@@ -57,17 +96,17 @@ def test_one_table_plans_the_btcv_chain(workdir):
         assert any(names[a] == parent and names[b] == child for a, b in edges), (parent, child)
 
 
-@pytest.mark.parametrize("child,parent", [("nnUNetTrainerMedNeXt_B_k5_UpKern", "nnUNetTrainerMedNeXt_B_k3"),
-                                          ("nnUNetTrainerMedNeXt_L_k5_UpKern", "nnUNetTrainerMedNeXt_L_k3"),
-                                          ("nnUNetTrainerMedNeXt_B_k3_Twice", "nnUNetTrainerMedNeXt_B_k3")])
-def test_upkern_and_twice_jobs_depend_on_k3_of_the_same_fold(workdir, child, parent):
-    target = (f"resources/nnUNet_results/Dataset001_BTCV/{child}__nnUNetPlans_MedNeXt__3d_fullres/fold_2/"
-              "checkpoint_final.pth")
-    proc = _snakemake(workdir, target, "-n", "--forceall")
-    assert proc.returncode == 0, proc.stderr
-    out = proc.stdout + proc.stderr
-    trainings = re.findall(r"wildcards: run=Dataset001_BTCV/(\w+)__\w+__\w+/fold_(\d)", out)
-    assert sorted(trainings) == sorted([(child, "2"), (parent, "2")])
+@pytest.mark.parametrize("target", ["all", "extended"])
+def test_upkern_and_twice_jobs_depend_on_k3_of_the_same_fold(workdir, target):
+    jobs = _train_jobs(workdir, target)
+    children = [run for run in jobs if re.search(r"_(UpKern|Twice)__", run)]
+    # all: S/B/M/L k5 UpKern on 4 datasets, B k3 twice on 2; extended: B k3 twice on KiTS19 and BraTS21
+    assert len(children) == ((4 * 4 + 2) * 5 if target == "all" else 2 * 5)
+    for child in children:
+        k3 = re.sub(r"_k5_UpKern__|_k3_Twice__", "_k3__", child).replace("lr0.0001/", "")  # k3: the recipe's lr
+        assert re.search(r"/fold_\d$", k3) and k3 in jobs and jobs[k3]["rule"] == "train_upkern_source", child
+        sources = [f for f in jobs[child]["input"] if f.endswith("checkpoint_final.pth")]
+        assert sources == [f"resources/nnUNet_results/{k3}/checkpoint_final.pth"], (child, sources)
 
 
 def test_demo_config_is_valid_and_small(workdir):

@@ -6,7 +6,7 @@ import re
 from snakemake.utils import min_version, validate
 
 from mednext.nnunet.env import ext_trainer_value
-from mednext.nnunet.registry import REFERENCE_MODEL, model_spec
+from mednext.nnunet.registry import ABLATION_MODELS, REFERENCE_MODEL, model_spec
 from mednext.nnunet.runspec import dataset_folder, run_spec
 
 min_version("9.0")
@@ -52,18 +52,37 @@ FOLDER = {d: dataset_folder(d, config) for d in DATASETS}
 KEY_OF_FOLDER = {v: k for k, v in FOLDER.items()}
 
 
-def models(dataset):
-    return ds_cfg(dataset).get("models", config["models"])
+# The ablation cells (mednext.nnunet.registry.ABLATION_MODELS) are part of `all` on these datasets; an
+# ablation dataset that is not configured is skipped (the demo has neither BTCV nor AMOS22).
+ABLATION_DATASETS = [d for d in config["ablation_datasets"] if d in DATASETS]
+
+
+def models(dataset, extended=False):
+    """The models of a dataset in `all` (its table): the configured ones, plus the ablation cells on an ablation
+    dataset. ``extended``: every model of the full matrix, i.e. also the ablation cells on every dataset and the
+    configured ``extended_models``."""
+    keys = list(ds_cfg(dataset).get("models", config["models"]))
+    if extended or dataset in ABLATION_DATASETS:
+        keys += ABLATION_MODELS
+    if extended:
+        keys += config["extended_models"]
+    return list(dict.fromkeys(keys))
+
+
+def extended_models(dataset):
+    """The models of a dataset that only `extended` trains (the full matrix less `all`)."""
+    return [m for m in models(dataset, extended=True) if m not in models(dataset)]
 
 
 def runs(dataset, model=None):
-    """The configured runs of a dataset (of one model), fold by fold."""
+    """The runs of a dataset in `all` (of one model, which may be an extended one), fold by fold."""
     keys = [model] if model else models(dataset)
     return [run_spec(dataset, m, f, config) for m in keys for f in ds_cfg(dataset)["folds"]]
 
 
-# Every run a target may need (the configured ones and their sources), by folder under nnUNet_results.
-RUN = {r.folder: r for d in DATASETS for run in runs(d) for r in filter(None, (run.source, run))}
+# Every run a target may need (those of `all` and `extended`, and their sources), by folder under nnUNet_results.
+RUN = {r.folder: r for d in DATASETS for m in models(d, extended=True) for run in runs(d, m)
+       for r in filter(None, (run.source, run))}
 SOURCES = sorted({r.source.folder for r in RUN.values() if r.source})
 
 
@@ -92,8 +111,8 @@ def res(rule_kind, key):
     return value if value is not None else {"runtime": 60, "mem_mb": 4000, "cpus_per_task": 1, "gpu": 0}[key]
 
 
-def per_case_csvs(dataset):
-    return [f"{RESULTS}/per_case/{dataset}/{m}.csv" for m in models(dataset)]
+def per_case_csvs(dataset, keys=None):
+    return [f"{RESULTS}/per_case/{dataset}/{m}.csv" for m in (models(dataset) if keys is None else keys)]
 
 
 def raw_dataset_json(dataset):
