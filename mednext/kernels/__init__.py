@@ -127,6 +127,13 @@ def _autocast(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):
     return x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype)
 
 
+def _triton_operands(x, weight, bias, stride: int, padding: int):
+    """The operands as the Triton ops take them: autocast applied, checked, contiguous."""
+    x, weight, bias = _autocast(x, weight, bias)
+    _check(x, weight, bias, stride, padding)
+    return x.contiguous(), weight.contiguous(), bias
+
+
 def depthwise_conv3d(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, stride: int = 1, padding: int = 0,
     backend: str = "auto",
@@ -134,9 +141,7 @@ def depthwise_conv3d(
     """``F.conv3d(x, weight, bias, stride, padding, groups=C)`` through the chosen backend."""
     if resolve_backend(backend, x.device, _compute_dtype(x)) == "torch":
         return F.conv3d(x, weight, bias, stride, padding, groups=x.shape[1])
-    x, weight, bias = _autocast(x, weight, bias)
-    _check(x, weight, bias, stride, padding)
-    return _triton_module().dwconv3d(x.contiguous(), weight.contiguous(), bias, stride, padding)
+    return _triton_module().dwconv3d(*_triton_operands(x, weight, bias, stride, padding), stride, padding)
 
 
 def depthwise_conv_transpose3d(
@@ -146,11 +151,9 @@ def depthwise_conv_transpose3d(
     """``F.conv_transpose3d(x, weight, bias, stride, padding, groups=C)`` through the chosen backend."""
     if resolve_backend(backend, x.device, _compute_dtype(x)) == "torch":
         return F.conv_transpose3d(x, weight, bias, stride, padding, groups=x.shape[1])
-    x, weight, bias = _autocast(x, weight, bias)
-    _check(x, weight, bias, stride, padding)
-    k = weight.shape[-1]
-    size = [(s - 1) * stride - 2 * padding + k for s in x.shape[2:]]
-    return _triton_module().dwconv3d_transpose(x.contiguous(), weight.contiguous(), bias, stride, padding, size)
+    operands = _triton_operands(x, weight, bias, stride, padding)
+    size = [(s - 1) * stride - 2 * padding + weight.shape[-1] for s in x.shape[2:]]
+    return _triton_module().dwconv3d_transpose(*operands, stride, padding, size)
 
 
 def _cubic_int(value, name: str) -> int:
