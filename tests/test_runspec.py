@@ -32,6 +32,8 @@ def test_paper_runs_use_nnunets_folders_and_kits19_k5_its_own():
 
 def test_demo_budget_names_its_folder_and_selects_the_budget_trainer():
     cfg = _config("demo.yaml")
+    cfg["datasets"]["phantom"]["budget"] = {"epochs": 2, "iterations": 3, "val_iterations": 1}
+    cfg["datasets"]["phantom"]["model_budgets"] = {}
     run = run_spec("phantom", "nnunet", 0, cfg)
     assert run.trainer == "nnUNetTrainerBudget"
     assert run.folder == "e2_it3_val1/Dataset900_Phantom/nnUNetTrainerBudget__nnUNetPlans__3d_fullres/fold_0"
@@ -39,6 +41,19 @@ def test_demo_budget_names_its_folder_and_selects_the_budget_trainer():
     assert run_spec("phantom", "swinunetr", 0, cfg).configuration == "3d_fullres_p64"
     twice = run_spec("phantom", "mednext_B_k3_twice", 0, cfg)
     assert twice.source.folder == twice.folder.replace("_Twice", "")
+
+
+def test_model_budgets_override_the_dataset_budget_and_name_the_folder():
+    cfg = _config("demo.yaml")
+    ds = cfg["datasets"]["phantom"]
+    ds["budget"], ds["model_budgets"] = {"epochs": 6, "iterations": 20}, {"nnunet": {"epochs": 10, "iterations": 25}}
+    nnunet, mednext = run_spec("phantom", "nnunet", 0, cfg), run_spec("phantom", "mednext_B_k3", 0, cfg)
+    assert nnunet.budget == Budget(epochs=10, iterations=25) and nnunet.folder.startswith("e10_it25_val50/")
+    assert mednext.budget == Budget(epochs=6, iterations=20) and mednext.folder.startswith("e6_it20_val50/")
+    # UpKern starts from its k3 source and must share its budget: a different one is refused when the DAG is built
+    ds["model_budgets"]["mednext_B_k5_upkern"] = {"epochs": 3}
+    with pytest.raises(ValueError, match="mednext_B_k5_upkern starts from mednext_B_k3 and must train with its budget"):
+        run_spec("phantom", "mednext_B_k5_upkern", 0, cfg)
 
 
 def test_budget_from_the_environment(monkeypatch):

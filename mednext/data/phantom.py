@@ -1,20 +1,24 @@
 """A synthetic 3D CT-like phantom dataset in nnU-Net raw format (deterministic for a seed).
 
-Each case is a noisy body-shaped ellipsoid in air holding four labelled "organs" whose shape,
-size, position and contrast vary from case to case:
+Each case is a body-shaped ellipsoid in air holding four labelled "organs" whose shape, size,
+position, orientation and contrast vary from case to case:
 
-=====  ===========  ==================================================
+=====  ===========  ==========================================================================
 label  name         what it looks like
-=====  ===========  ==================================================
+=====  ===========  ==========================================================================
 1      liver        large lobed blob, right side, moderately bright
-2      kidneys      two small ellipsoids left and right, bright
-3      spleen       mid-sized ellipsoid, left side, close to liver's contrast
-4      lesion       small sphere inside the liver, darker than the liver
-=====  ===========  ==================================================
+2      kidneys      two ellipsoids left and right at the back, bright
+3      spleen       mid-sized ellipsoid, left side, brighter than the liver (enhancing)
+4      lesion       large sphere inside the liver, much darker than it (every case has one)
+=====  ===========  ==========================================================================
 
-Spacing is anisotropic (thicker slices along the last axis), with per-case jitter. A model has
-to use shape and context, not intensity alone, to separate liver from spleen. Everything made
-from this dataset is synthetic and must be labelled so.
+The image has partial-volume blur, a smooth multiplicative bias field and noise, and the
+spacing is anisotropic (thicker slices along the last axis) with per-case jitter. Sizes are
+fractions of the volume, so the same anatomy appears at any grid size. The organs are large
+enough to be learnt in a few dozen iterations (the demo's point is to show learning quickly),
+and liver and spleen overlap in intensity, so a model needs shape and context, not a
+threshold. Every case has every label, so no metric depends on an empty-mask rule. Everything
+made from this dataset is synthetic and must be labelled so.
 
     python -m mednext.data.phantom OUT_DIR --cases 12 --seed 0
 """
@@ -28,6 +32,7 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+from scipy import ndimage
 
 __all__ = ["LABELS", "make_case", "write_phantom_dataset", "main"]
 
@@ -53,37 +58,43 @@ def _rotation(rng: np.random.Generator, max_angle: float) -> np.ndarray:
 def make_case(rng: np.random.Generator, shape: Sequence[int] = (64, 64, 40),
               spacing: Sequence[float] = (1.0, 1.0, 1.5)) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
     """One (image, label, spacing) triple; image in HU-like units, label uint8 with :data:`LABELS`."""
-    spacing = tuple(float(s) * rng.uniform(0.9, 1.1) for s in spacing)
+    spacing = tuple(float(s) * rng.uniform(0.95, 1.05) for s in spacing)
     axes = [np.arange(n) * s for n, s in zip(shape, spacing)]
     grid = np.stack(np.meshgrid(*axes, indexing="ij"))
     extent = np.array([n * s for n, s in zip(shape, spacing)])
-    centre = extent / 2 + rng.normal(0, 0.03, 3) * extent
+    centre = extent / 2 + rng.normal(0, 0.02, 3) * extent
 
     label = np.zeros(shape, dtype=np.uint8)
-    body = _ellipsoid(grid, centre, extent * rng.uniform([0.40, 0.33, 0.42], [0.46, 0.40, 0.48]))
-    image = np.where(body, rng.uniform(20, 40), -1000.0)
+    body = _ellipsoid(grid, centre, extent * rng.uniform([0.43, 0.38, 0.45], [0.48, 0.44, 0.5]))
 
     # liver: union of two overlapping ellipsoids (a lobed shape), right side of the body
-    liver_c = centre + extent * np.array([-0.15, rng.uniform(-0.05, 0.05), rng.uniform(-0.05, 0.05)])
-    liver = _ellipsoid(grid, liver_c, extent * rng.uniform(0.14, 0.2, 3), _rotation(rng, 0.5))
-    liver |= _ellipsoid(grid, liver_c + extent * rng.uniform(-0.08, 0.08, 3), extent * rng.uniform(0.08, 0.13, 3))
-    liver &= body
-    organ_hu = {1: rng.uniform(55, 75), 2: rng.uniform(140, 180), 3: rng.uniform(45, 65), 4: rng.uniform(15, 35)}
-    label[liver] = 1
-    for side in (-1, 1):  # kidneys
-        c = centre + extent * np.array([side * 0.22, 0.12 + rng.uniform(-0.03, 0.03), rng.uniform(-0.08, 0.08)])
-        label[_ellipsoid(grid, c, extent * rng.uniform([0.05, 0.06, 0.09], [0.07, 0.08, 0.12]),
+    liver_c = centre + extent * np.array([-0.16, rng.uniform(-0.05, 0.05), rng.uniform(-0.05, 0.05)])
+    liver = _ellipsoid(grid, liver_c, extent * rng.uniform([0.22, 0.26, 0.26], [0.26, 0.31, 0.32]), _rotation(rng, 0.4))
+    liver |= _ellipsoid(grid, liver_c + extent * np.array([0.08, rng.uniform(-0.1, 0.1), rng.uniform(-0.1, 0.1)]),
+                        extent * rng.uniform(0.12, 0.16, 3))
+    label[liver & body] = 1
+    for side in (-1, 1):  # kidneys, at the back
+        c = centre + extent * np.array([side * 0.2, 0.22 + rng.uniform(-0.03, 0.03), rng.uniform(-0.06, 0.06)])
+        label[_ellipsoid(grid, c, extent * rng.uniform([0.1, 0.11, 0.15], [0.12, 0.13, 0.19]),
                          _rotation(rng, 0.3)) & body & (label == 0)] = 2
-    spleen_c = centre + extent * np.array([0.2, rng.uniform(-0.12, -0.04), rng.uniform(-0.06, 0.06)])
-    label[_ellipsoid(grid, spleen_c, extent * rng.uniform(0.07, 0.1, 3), _rotation(rng, 0.6)) & body
-          & (label == 0)] = 3
-    liver_voxels = np.argwhere(label == 1)
-    if len(liver_voxels) and rng.random() < 0.85:  # most cases carry a lesion
-        c = liver_voxels[rng.integers(len(liver_voxels))] * np.array(spacing)
-        label[_ellipsoid(grid, c, [rng.uniform(3, 6)] * 3) & (label == 1)] = 4
+    spleen_c = centre + extent * np.array([0.22, rng.uniform(-0.12, -0.04), rng.uniform(-0.06, 0.06)])
+    label[_ellipsoid(grid, spleen_c, extent * rng.uniform([0.14, 0.15, 0.18], [0.17, 0.18, 0.22]),
+                     _rotation(rng, 0.6)) & body & (label == 0)] = 3
+    # lesion: a sphere well inside the liver (in every case, so that no metric meets an empty mask)
+    inner = np.argwhere(ndimage.binary_erosion(label == 1, iterations=3))
+    candidates = inner if len(inner) else np.argwhere(label == 1)
+    c = candidates[rng.integers(len(candidates))] * np.array(spacing)
+    label[_ellipsoid(grid, c, [rng.uniform(0.14, 0.18) * extent.min()] * 3) & (label == 1)] = 4
+
+    # intensities (noise sd 10, blur, bias): each class's voxels overlap its neighbours' in intensity; the lesion is
+    # darkest, then soft tissue, liver, the (enhancing) spleen and the kidneys
+    organ_hu = {1: rng.uniform(52, 66), 2: rng.uniform(150, 190), 3: rng.uniform(84, 100), 4: rng.uniform(-8, 8)}
+    image = np.where(body, rng.uniform(18, 28), -1000.0)
     for value, hu in organ_hu.items():
         image[label == value] = hu
-    image += rng.normal(0, 12, shape)  # noise
+    image = ndimage.gaussian_filter(image, sigma=0.6 / np.asarray(spacing))  # partial volume
+    bias = 1 + sum(rng.uniform(-0.08, 0.08) * (grid[i] / extent[i] - 0.5) for i in range(3))  # smooth bias field
+    image = image * bias + rng.normal(0, 10, shape)
     image = np.clip(image, -1024, 3000).astype(np.float32)
     return image, label, spacing
 

@@ -1,4 +1,5 @@
-"""Figures from the result tables: scaling, per-class scores, ablations, rank stability (paper protocol Dice).
+"""Figures from the result tables: scaling, per-class scores, ablations, rank stability (paper protocol Dice),
+and learning curves (validation pseudo Dice and loss per epoch, from nnU-Net's training logs).
 
     python -m mednext.evaluation.figures --dataset phantom --results results [--synthetic]
 
@@ -37,7 +38,8 @@ def _save(fig, out: Path, stem: str) -> list[Path]:
 
 
 def make_figures(table: pd.DataFrame, per_case: pd.DataFrame, comparisons: pd.DataFrame, ranks: pd.DataFrame,
-                 out_dir: str | Path, dataset: str, name: str, synthetic: bool) -> list[Path]:
+                 out_dir: str | Path, dataset: str, name: str, synthetic: bool,
+                 learning: pd.DataFrame | None = None) -> list[Path]:
     sns.set_theme(style="whitegrid", context="talk", font_scale=0.8)
     out, written = Path(out_dir), []
     labels = dict(zip(table["model"], table["label"]))
@@ -95,6 +97,27 @@ def make_figures(table: pd.DataFrame, per_case: pd.DataFrame, comparisons: pd.Da
     ax.set_xlabel("rank by per-case Dice, paper protocol (case bootstrap)")
     ax.set_title(_title("rank stability", name, synthetic))
     written += _save(fig, out, f"{dataset}_ranks")
+
+    # 5. learning curves: validation pseudo Dice and loss per epoch (nnU-Net's log; mean over folds)
+    fig, (ax_dice, ax_loss) = plt.subplots(1, 2, figsize=(13, 5))
+    curves = learning if learning is not None else pd.DataFrame(columns=["model", "epoch"])
+    for color, model in zip(sns.color_palette("tab10", max(1, curves["model"].nunique())), labels):
+        c = curves[curves["model"] == model].groupby("epoch")[["pseudo_dice", "val_loss"]].mean()
+        if len(c):
+            ax_dice.plot(c.index + 1, c["pseudo_dice"], "o-", color=color, label=labels[model], markersize=4)
+            ax_loss.plot(c.index + 1, c["val_loss"], "o-", color=color, label=labels[model], markersize=4)
+    if not len(curves):
+        ax_dice.text(0.5, 0.5, "no learning curves in the run records", ha="center", va="center",
+                     transform=ax_dice.transAxes)
+    ax_dice.set_ylim(-0.02, 1.02)
+    ax_dice.set_ylabel("validation pseudo Dice (mean over classes)")
+    ax_loss.set_ylabel("validation loss (Dice + CE)")
+    for ax in (ax_dice, ax_loss):
+        ax.set_xlabel("epoch")
+    if len(curves):
+        ax_loss.legend(title="model", bbox_to_anchor=(1.01, 1), loc="upper left", fontsize=8)
+    fig.suptitle(_title("learning curves (nnU-Net training logs, mean over folds)", name, synthetic))
+    written += _save(fig, out, f"{dataset}_learning")
     return written
 
 
@@ -112,9 +135,9 @@ def main(argv=None) -> int:
     per_case = pd.concat([read_per_case(f) for f in sorted((res / "per_case" / args.dataset).glob("*.csv"))],
                          ignore_index=True)
     tables = {k: pd.read_csv(res / "tables" / f"{args.dataset}{s}.csv")
-              for k, s in (("table", ""), ("comparisons", "_comparisons"), ("ranks", "_ranks"))}
+              for k, s in (("table", ""), ("comparisons", "_comparisons"), ("ranks", "_ranks"), ("learning", "_learning"))}
     make_figures(tables["table"], per_case, tables["comparisons"], tables["ranks"], args.out or res / "figures",
-                 args.dataset, args.name or args.dataset, args.synthetic)
+                 args.dataset, args.name or args.dataset, args.synthetic, learning=tables["learning"])
     return 0
 
 

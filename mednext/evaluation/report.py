@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from mednext.evaluation.tables import HEADLINE, METRIC_LABELS
+from mednext.evaluation.tables import HEADLINE, METRIC_LABELS, first_epoch_val_loss
 from mednext.files import write_text_atomic
 
-__all__ = ["markdown_table", "render_paper", "write_paper", "main"]
+__all__ = ["console_summary", "markdown_table", "render_paper", "write_paper", "main"]
 
 FIGURES = {"scaling": "Dice (paper protocol) vs GFLOPs", "per_class": "Dice per class (paper protocol)",
            "ablation": "Ablations (paired differences)",
-           "ranks": "Rank stability"}
+           "ranks": "Rank stability", "learning": "Learning curves (validation pseudo Dice and loss per epoch)"}
 
 
 SETUP_NOTES = [
@@ -103,7 +103,7 @@ def _dataset_section(key: str, name: str, table: pd.DataFrame, tables: Path, fig
                 "physical_dice_text": "Dice (physical)", "physical_nsd_text": "NSD (physical: mm spacing, tol. in mm)",
                 f"{HEADLINE}_p_vs_nnunet_holm": "p vs nnU-Net (paper Dice)",
                 "params_m": "params (M)", "gflops": "GFLOPs", "gflops_input_size": "GFLOPs input (N^3)",
-                "training_hours": "train h", "peak_gpu_memory_gib": "peak GPU GiB"},
+                "training_hours": "train h", "peak_gpu_memory_gib": "peak GPU GiB", "note": "note"},
         {"paper_dice_mean_nan_is_1": _pct, f"{HEADLINE}_p_vs_nnunet_holm": _num(3), "params_m": _num(2),
          "gflops": _num(1), "training_hours": _num(2), "peak_gpu_memory_gib": _num(1), "gflops_input_size": _num(0)}))
     per_class = pd.read_csv(tables / f"{key}_per_class.csv")
@@ -113,11 +113,26 @@ def _dataset_section(key: str, name: str, table: pd.DataFrame, tables: Path, fig
     wide = wide.reset_index()
     lines += ["", f"Dice per class (%), paper protocol (mean over cases, undefined cases dropped), {name}:", "",
               markdown_table(wide, {c: c for c in wide.columns}, {c: _pct for c in wide.columns if c != "region"})]
+    lines += _upkern_head_start(tables / f"{key}_learning.csv", labels)
     for kind, title in FIGURES.items():
         png = figures / f"{key}_{kind}.png"
         if png.is_file():
             lines += ["", f"![{name}: {title}]({os.path.relpath(png, out_dir)})"]
     return lines + [""]
+
+
+def _upkern_head_start(learning_csv: Path, labels: Mapping[str, str]) -> list[str]:
+    """UpKern's check: its first epoch's validation loss beside the from-scratch k5 run's."""
+    if not learning_csv.is_file():
+        return []
+    rows = first_epoch_val_loss(pd.read_csv(learning_csv), list(labels))
+    lines = []
+    for r in rows.itertuples():
+        verdict = ("below: UpKern starts from its k3 source" if r.model_val_loss < r.reference_val_loss
+                   else "NOT below: check that UpKern loaded its k3 source")
+        lines += ["", f"**UpKern head start.** Validation loss after the first epoch: {labels[r.model]} "
+                  f"{r.model_val_loss:.3f}, {labels[r.reference]} (from scratch) {r.reference_val_loss:.3f}: {verdict}."]
+    return lines
 
 
 def render_paper(results: str | Path, datasets: Mapping[str, str], out_dir: str | Path = "paper",
@@ -177,6 +192,26 @@ def render_paper(results: str | Path, datasets: Mapping[str, str], out_dir: str 
     lines += ["## Regenerate", "", "```bash",
               "snakemake --cores 8 all            # tables, figures and this file, from whatever is missing",
               "snakemake paper/results.md         # this file only (rule paper)", "```", ""]
+    return "\n".join(lines)
+
+
+def console_summary(results: str | Path, datasets: Mapping[str, str]) -> str:
+    """A few lines for the terminal at the end of a run: each model's headline Dice (with its note), and UpKern's
+    head start, per dataset whose table exists."""
+    tables, lines = Path(results) / "tables", []
+    for key, name in datasets.items():
+        if not (tables / f"{key}.csv").is_file():
+            continue
+        table = pd.read_csv(tables / f"{key}.csv")
+        synthetic = " (SYNTHETIC DATA)" if table["synthetic"].any() else ""
+        lines += [f"{name}{synthetic}: mean Dice over classes and {int(table['n_cases'].max())} out-of-fold cases "
+                  "(paper protocol, %)"]
+        for r in table.itertuples():
+            note = getattr(r, "note", "")
+            lines.append(f"  {r.label:<32} {100 * getattr(r, f'{HEADLINE}_mean'):6.1f}"
+                         + (f"  ({note})" if isinstance(note, str) and note else ""))
+        labels = dict(zip(table["model"], table["label"]))
+        lines += [line.strip() for line in _upkern_head_start(tables / f"{key}_learning.csv", labels) if line]
     return "\n".join(lines)
 
 

@@ -32,8 +32,8 @@ from mednext.evaluation.statistics import (bootstrap_mean_ci, bootstrap_paper_ci
 from mednext.nnunet.registry import ABLATIONS
 from mednext.nnunet.registry import REFERENCE_MODEL as REFERENCE
 
-__all__ = ["HEADLINE", "METRIC_LABELS", "ablation_pairs", "ablation_table", "dataset_tables",
-           "published_comparison", "read_records", "summarise_run_records"]
+__all__ = ["HEADLINE", "METRIC_LABELS", "ablation_pairs", "ablation_table", "dataset_tables", "first_epoch_val_loss",
+           "learning_curves", "load_records", "published_comparison", "read_records", "summarise_run_records"]
 
 HEADLINE = "paper_dice"
 METRIC_LABELS = {
@@ -43,6 +43,8 @@ METRIC_LABELS = {
     "physical_nsd": "NSD (physical protocol: image spacing, tolerance in mm)",
 }
 QUESTION = {(a.model, a.reference): a.question for a in ABLATIONS}
+TRANSFORMERS = ("unetr", "swinunetr")
+TRANSFORMER_NOTE = "below 0.5 Dice: transformers need longer budgets than this run's"
 FAMILIES = {"vs nnU-Net": "every model vs nnU-Net", "ablation": "the ablations vs their references"}
 
 
@@ -91,6 +93,8 @@ def dataset_tables(per_case: pd.DataFrame, labels: Mapping[str, str], complexity
         table[f"{metric}_ci_low"] = pd.Series({m: c[0] for m, c in cis.items()})
         table[f"{metric}_ci_high"] = pd.Series({m: c[1] for m, c in cis.items()})
     table["n_cases"] = per_case.groupby("model")["case"].nunique()
+    table["note"] = [TRANSFORMER_NOTE if m in TRANSFORMERS and table.loc[m, f"{HEADLINE}_mean"] < 0.5 else ""
+                     for m in models]
     vs_ref = [(m, REFERENCE) for m in models if m != REFERENCE] if REFERENCE in models else []
     comparisons = []
     for family, pairs in (("vs nnU-Net", vs_ref), ("ablation", ablation_pairs(models))):
@@ -126,14 +130,45 @@ def dataset_tables(per_case: pd.DataFrame, labels: Mapping[str, str], complexity
             "ranks": ranks.reset_index()}
 
 
-def read_records(paths: Sequence[str | Path], model_of: Mapping[str, str]) -> pd.DataFrame:
+def load_records(paths: Sequence[str | Path], model_of: Mapping[str, str]) -> list[dict]:
     """Run records, each tagged with the model key found for its folder (``model_of[path]``)."""
     records = []
     for p in paths:
         r = json.loads(Path(p).read_text())
         r["model"] = model_of[str(p)]
         records.append(r)
-    return summarise_run_records(records)
+    return records
+
+
+def read_records(paths: Sequence[str | Path], model_of: Mapping[str, str]) -> pd.DataFrame:
+    """The per-model summary (:func:`summarise_run_records`) of the run records at ``paths``."""
+    return summarise_run_records(load_records(paths, model_of))
+
+
+CURVE_COLUMNS = ["model", "fold", "epoch", "train_loss", "val_loss", "pseudo_dice", "ema_pseudo_dice"]
+
+
+def learning_curves(records: Sequence[Mapping]) -> pd.DataFrame:
+    """One row per model, fold and epoch (from 0) with the run record's learning curve (nnU-Net's own log)."""
+    frames = []
+    for r in records:
+        curve = pd.DataFrame(r.get("learning_curve") or {})
+        if len(curve):
+            curve.insert(0, "epoch", range(len(curve)))
+            curve.insert(0, "fold", r.get("fold"))
+            curve.insert(0, "model", r["model"])
+            frames.append(curve)
+    return pd.concat(frames, ignore_index=True).reindex(columns=CURVE_COLUMNS) if frames else \
+        pd.DataFrame(columns=CURVE_COLUMNS)
+
+
+def first_epoch_val_loss(curves: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:
+    """UpKern's head start: for every UpKern ablation whose two runs are among ``models``, the validation loss
+    after the first epoch of the UpKern run and of its from-scratch reference, averaged over folds."""
+    first = curves[curves["epoch"] == 0].groupby("model")["val_loss"].mean()
+    rows = [{"model": m, "reference": r, "model_val_loss": first.get(m), "reference_val_loss": first.get(r)}
+            for m, r in ablation_pairs(models) if m.endswith("_upkern") and r == m.removesuffix("_upkern")]
+    return pd.DataFrame(rows, columns=["model", "reference", "model_val_loss", "reference_val_loss"])
 
 
 def ablation_table(comparisons: Mapping[str, pd.DataFrame], tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """``run_record.json``: what a finished run was, written beside its ``checkpoint_final.pth``.
 
 The run's settings (budget, learning rate), patch and batch size, wall time, peak GPU memory,
-device and versions, so that tables can say what was run. :class:`BudgetedTrainer` writes it
+the learning curve (losses and pseudo Dice per epoch), device and versions, so that tables can say what was run. :class:`BudgetedTrainer` writes it
 when training ends; for nnU-Net's stock trainer, which writes none::
 
     python -m mednext.nnunet.run_record FOLD_DIR TRAINER   # a record from checkpoint_final.pth, if missing
@@ -22,7 +22,7 @@ from mednext.files import write_text_atomic
 from mednext.nnunet.checkpoints import load_checkpoint
 from mednext.nnunet.runspec import Budget
 
-__all__ = ["RUN_RECORD", "record_from_checkpoint", "training_seconds", "write_run_record", "main"]
+__all__ = ["RUN_RECORD", "learning_curve", "record_from_checkpoint", "training_seconds", "write_run_record", "main"]
 
 RUN_RECORD = "run_record.json"
 
@@ -31,6 +31,14 @@ def training_seconds(logging: dict) -> float:
     """Sum of epoch durations from nnU-Net's own log (kept in checkpoints, so resumes add up)."""
     starts, ends = logging.get("epoch_start_timestamps") or [], logging.get("epoch_end_timestamps") or []
     return float(sum(e - s for s, e in zip(starts, ends)))
+
+
+def learning_curve(logging: dict) -> dict[str, list[float]]:
+    """Per epoch, from nnU-Net's own log: training and validation loss, pseudo Dice (the mean over classes of the
+    validation batches' Dice) and its moving average (nnU-Net's EMA, which picks checkpoint_best)."""
+    keys = {"train_loss": "train_losses", "val_loss": "val_losses", "pseudo_dice": "mean_fg_dice",
+            "ema_pseudo_dice": "ema_fg_dice"}
+    return {name: [float(v) for v in logging.get(key) or []] for name, key in keys.items()}
 
 
 def _write(folder: str, record: dict) -> dict:
@@ -56,6 +64,7 @@ def write_run_record(trainer) -> dict:
         "deep_supervision": trainer.enable_deep_supervision,
         "initialised_from": trainer.initialised_from,
         "training_seconds": training_seconds(trainer.logger.get_checkpoint()),
+        "learning_curve": learning_curve(trainer.logger.get_checkpoint()),
         "peak_gpu_memory_gib": torch.cuda.max_memory_allocated(trainer.device) / 2**30 if cuda else None,
         "device": str(trainer.device),
         "dwconv": getattr(trainer, "dwconv_backend", None),  # MedNeXt runs: depthwise-conv backend
@@ -89,6 +98,7 @@ def record_from_checkpoint(fold_folder: str, trainer: str) -> dict:
         "initial_lr": float(logging["lrs"][0]) if logging.get("lrs") else None,
         "epochs_completed": int(checkpoint.get("current_epoch", 0)),
         "training_seconds": training_seconds(logging),
+        "learning_curve": learning_curve(logging),
         "peak_gpu_memory_gib": None,
         "source": "checkpoint_final.pth (trainer writes no run record)",
     })

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, fields
 
 from mednext.nnunet.registry import ModelSpec, model_spec
 
-__all__ = ["Budget", "LR_VARIABLE", "RunSpec", "dataset_folder", "positive_from_env", "run_spec"]
+__all__ = ["Budget", "LR_VARIABLE", "RunSpec", "dataset_folder", "model_budget", "positive_from_env", "run_spec"]
 
 LR_VARIABLE = "MEDNEXT_LR"
 
@@ -117,8 +117,17 @@ def dataset_folder(dataset: str, config: Mapping) -> str:
 def run_spec(dataset: str, model: str, fold: int, config: Mapping) -> RunSpec:
     """The run of ``model`` on fold ``fold`` of ``dataset`` under the (validated) workflow ``config``."""
     cfg = config["datasets"][dataset]
-    budget = Budget(**cfg.get("budget", {}))
+    budget = model_budget(cfg, model)
     spec = model_spec(model, cfg["patch"], cfg["patch_swinunetr"], default_budget=budget == Budget())
     lr = cfg.get("lr_k5") if spec.family == "MedNeXt" and spec.kernel_size == 5 else None
     source = run_spec(dataset, spec.depends_on, fold, config) if spec.depends_on else None
+    if source and source.budget != budget:
+        raise ValueError(f"datasets.{dataset}: {model} starts from {spec.depends_on} and must train with its budget "
+                         f"({source.budget}), not {budget}: give both the same model_budgets entry")
     return RunSpec(dataset, cfg["id"], dataset_folder(dataset, config), spec, int(fold), budget, lr, source)
+
+
+def model_budget(dataset_cfg: Mapping, model: str) -> Budget:
+    """A model's budget on a dataset: the paper's, overridden by the dataset's ``budget``, then by its
+    ``model_budgets[model]`` (a demo sizes each model's budget by its iteration time)."""
+    return Budget(**{**dataset_cfg.get("budget", {}), **dataset_cfg.get("model_budgets", {}).get(model, {})})

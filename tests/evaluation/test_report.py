@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 
 from mednext.evaluation.figures import make_figures
-from mednext.evaluation.report import markdown_table, render_paper, write_paper
-from mednext.evaluation.tables import ablation_table, dataset_tables
+from mednext.evaluation.report import console_summary, markdown_table, render_paper, write_paper
+from mednext.evaluation.tables import ablation_table, dataset_tables, learning_curves
 
 from .test_tables_figures import MODELS, _per_case
 
@@ -21,8 +21,12 @@ def _results(tmp_path, synthetic: bool):
         out[name].to_csv(results / "tables" / f"d{suffix}.csv", index=False)
     ablation_table({"d": out["comparisons"]}, {"d": out["table"]}).to_csv(results / "tables" / "ablations.csv",
                                                                         index=False)
+    curves = learning_curves([{"model": m, "fold": 0, "learning_curve": {
+        "train_loss": [1.0, 0.4], "val_loss": [0.25 if m == "mednext_B_k5_upkern" else 0.75, 0.1],
+        "pseudo_dice": [0.2, 0.7], "ema_pseudo_dice": [0.02, 0.09]}} for m in MODELS])
+    curves.to_csv(results / "tables" / "d_learning.csv", index=False)
     make_figures(out["table"], per_case, out["comparisons"], out["ranks"], results / "figures", "d", "Demo",
-                 synthetic)
+                 synthetic, learning=curves)
     return results, out
 
 
@@ -43,7 +47,9 @@ def test_paper_inlines_the_tables_and_embeds_existing_figures(tmp_path):
     assert "nnU-Net **v1**" in text and "**5-fold cross-validation** is reproduced" in text
     liver = out["per_class"].query("model == 'nnunet' and region == 'liver'")["paper_dice"].item()
     assert f"| liver | {100 * liver:.2f} |" in text
-    for kind in ("scaling", "per_class", "ablation", "ranks"):
+    assert ("Validation loss after the first epoch: mednext B k5 upkern 0.250, mednext B k5 (from scratch) 0.750: "
+            "below: UpKern starts from its k3 source.") in text
+    for kind in ("scaling", "per_class", "ablation", "ranks", "learning"):
         link = f"](../results/figures/d_{kind}.png)"
         assert link in text and (tmp_path / "paper" / link[2:-1]).resolve().is_file()
     assert "## Ablations" in text
@@ -62,3 +68,12 @@ def test_markdown_table_formats_and_blanks_missing_values():
     df = pd.DataFrame({"a": ["x", "y"], "b": [0.12345, np.nan]})
     assert markdown_table(df, {"a": "A", "b": "B"}, {"b": lambda v: "" if pd.isna(v) else f"{v:.2f}"}) == \
         "| A | B |\n|---|---|\n| x | 0.12 |\n| y |  |"
+
+
+def test_console_summary_names_each_models_dice_and_upkerns_head_start(tmp_path):
+    results, out = _results(tmp_path, synthetic=True)
+    text = console_summary(results, {"d": "Demo", "missing": "Not run"})
+    row = out["table"].set_index("model").loc["nnunet"]
+    assert text.startswith("Demo (SYNTHETIC DATA): mean Dice over classes and 12 out-of-fold cases")
+    assert f"  nnunet{' ' * 27}{100 * row.paper_dice_mean:6.1f}" in text.splitlines()
+    assert "UpKern head start" in text and "Not run" not in text

@@ -6,7 +6,8 @@ import pytest
 
 from mednext.evaluation.figures import make_figures
 from mednext.evaluation.per_case import COLUMNS
-from mednext.evaluation.tables import ablation_pairs, dataset_tables, summarise_run_records
+from mednext.evaluation.tables import (TRANSFORMER_NOTE, ablation_pairs, dataset_tables, first_epoch_val_loss,
+                                      learning_curves, summarise_run_records)
 
 MODELS = ["nnunet", "mednext_B_k3", "mednext_B_k5", "mednext_B_k5_upkern", "mednext_B_k3_twice"]
 
@@ -60,8 +61,31 @@ def test_dataset_tables_and_figures(tmp_path):
     assert nsd_rows["holm_family"].str.contains("NSD").all() and not nsd_rows["holm_family"].str.contains("Dice").any()
     assert (comparisons[(comparisons.family == "vs nnU-Net")]["holm_m"] == 4).all()
     assert len(out["per_class"]) == 2 * len(MODELS)
-    written = make_figures(out["table"], per_case, out["comparisons"], out["ranks"], tmp_path, "d", "Demo", True)
-    assert len(written) == 8 and all(p.stat().st_size > 1000 for p in written)
+    assert (table["note"] == "").all()  # no transformer among them
+    # learning curves from run records: one row per model, fold and epoch; UpKern's first-epoch head start
+    records = [{"model": m, "fold": f, "learning_curve": {
+        "train_loss": [1.0, 0.5], "val_loss": [0.2 if m.endswith("upkern") else 0.9, 0.1],
+        "pseudo_dice": [0.3, 0.8], "ema_pseudo_dice": [0.03, 0.1]}} for m in MODELS for f in (0, 1)]
+    curves = learning_curves(records + [{"model": "unetr", "fold": 0}])  # a record without a curve adds no rows
+    assert len(curves) == len(MODELS) * 2 * 2 and list(curves["epoch"].unique()) == [0, 1]
+    head = first_epoch_val_loss(curves, MODELS)
+    assert head.to_dict("records") == [{"model": "mednext_B_k5_upkern", "reference": "mednext_B_k5",
+                                        "model_val_loss": 0.2, "reference_val_loss": 0.9}]
+    written = make_figures(out["table"], per_case, out["comparisons"], out["ranks"], tmp_path, "d", "Demo", True,
+                           learning=curves)
+    assert len(written) == 10 and all(p.stat().st_size > 1000 for p in written)
+    assert (tmp_path / "d_learning.png").stat().st_size > 10000
+
+
+def test_transformers_below_half_dice_say_why():
+    per_case = _per_case(np.random.default_rng(1))
+    per_case.loc[per_case.model == "mednext_B_k3_twice", "model"] = "unetr"
+    per_case.loc[per_case.model == "unetr", ["paper_dice", "physical_dice"]] = 0.3
+    per_case.loc[per_case.model == "mednext_B_k5", "model"] = "swinunetr"  # Dice ~0.72: no note
+    models = ["nnunet", "mednext_B_k3", "swinunetr", "mednext_B_k5_upkern", "unetr"]
+    table = dataset_tables(per_case, {m: m for m in models}, n_resamples=200)["table"].set_index("model")
+    assert table.loc["unetr", "note"] == TRANSFORMER_NOTE
+    assert table.loc["swinunetr", "note"] == "" and table.loc["mednext_B_k3", "note"] == ""
 
 
 def test_ablation_and_published_tables():

@@ -89,6 +89,10 @@ def test_every_trainer_trains_through_the_cli(trained, trainer):
     edge = 64 if CONFIG[trainer] == SMALL_SWIN else 32
     assert record["patch_size"] == [edge] * 3 and record["batch_size"] == 2
     assert record["training_seconds"] > 0
+    curve = record["learning_curve"]  # nnU-Net's own per-epoch log, for the learning-curve figure
+    assert {k: len(v) for k, v in curve.items()} == dict.fromkeys(
+        ("train_loss", "val_loss", "pseudo_dice", "ema_pseudo_dice"), 1)
+    assert 0 <= curve["pseudo_dice"][0] <= 1 and curve["val_loss"][0] == curve["val_loss"][0]  # not NaN
     is_mednext = trainer.startswith("nnUNetTrainerMedNeXt")
     assert record["initial_lr"] == (1e-3 if is_mednext else 1e-4)
     assert record["deep_supervision"] is is_mednext

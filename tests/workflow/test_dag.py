@@ -109,11 +109,23 @@ def test_upkern_and_twice_jobs_depend_on_k3_of_the_same_fold(workdir, target):
         assert sources == [f"resources/nnUNet_results/{k3}/checkpoint_final.pth"], (child, sources)
 
 
-def test_demo_config_is_valid_and_small(workdir):
+def test_demo_plans_every_model_family_and_six_evaluated_cases(workdir):
     proc = _snakemake(workdir, "-n", "--quiet", "rules", "--configfile", "config/demo.yaml")
     assert proc.returncode == 0, proc.stderr
     counts = _job_counts(proc.stdout + proc.stderr)
-    assert counts["train"] + counts["train_upkern_source"] == 9 and "download" not in counts
+    assert counts["train"] + counts["train_upkern_source"] == 6 and "download" not in counts
+    assert counts["evaluate"] == 6 and counts["figures"] == 1
+    jobs = _train_jobs(workdir, "--configfile", "config/demo.yaml")
+    trainers = {re.search(r"/(\w+?)__", run).group(1) for run in jobs}
+    assert trainers == {"nnUNetTrainerBudget", "nnUNetTrainerUNETR", "nnUNetTrainerSwinUNETR",
+                        "nnUNetTrainerMedNeXt_B_k3", "nnUNetTrainerMedNeXt_B_k5", "nnUNetTrainerMedNeXt_B_k5_UpKern"}
+    upkern = next(run for run in jobs if "_UpKern__" in run)  # starts from the k3 run of its fold, same budget
+    assert jobs[upkern]["input"][-1].endswith(upkern.replace("_k5_UpKern__", "_k3__") + "/checkpoint_final.pth")
+    # the evaluated cases are fold 0's validation cases: at least 6 of the phantom's
+    from mednext.data.splits import make_splits
+    phantom = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())["datasets"]["phantom"]
+    cases = [f"phantom_{i:03d}" for i in range(phantom["phantom"]["cases"])]
+    assert phantom["folds"] == [0] and len(make_splits(cases)[0]["val"]) >= 6
 
 
 def test_bad_config_is_refused_with_the_key_named(workdir, tmp_path):

@@ -60,6 +60,7 @@ def test_killed_training_resumes_and_finishes(tmp_path):
     assert len(final["logging"]["epoch_end_timestamps"]) == 4  # continued, not restarted
     record = json.loads((fold / "run_record.json").read_text())
     assert record["epochs_completed"] == 4 and record["budget"]["epochs"] == 4
+    assert len(record["learning_curve"]["val_loss"]) == 4  # the resumed run's curve holds every epoch
     assert (fold / "validation" / "summary.json").is_file()
 
 

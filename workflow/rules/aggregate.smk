@@ -12,6 +12,7 @@ rule table:
         per_class=f"{RESULTS}/tables/{{dataset}}_per_class.csv",
         comparisons=f"{RESULTS}/tables/{{dataset}}_comparisons.csv",
         ranks=f"{RESULTS}/tables/{{dataset}}_ranks.csv",
+        learning=f"{RESULTS}/tables/{{dataset}}_learning.csv",  # per epoch: losses and pseudo Dice of each run
     params:
         labels=lambda wc: {m: model_spec(m).label for m in models(wc.dataset)},
         record_models=lambda wc: [r.model.key for r in runs(wc.dataset)],  # the model of each record

@@ -80,6 +80,13 @@ def runs(dataset, model=None):
     return [run_spec(dataset, m, f, config) for m in keys for f in ds_cfg(dataset)["folds"]]
 
 
+for _d in DATASETS:
+    _unknown = sorted(set(ds_cfg(_d).get("model_budgets", {})) - set(models(_d, extended=True)))
+    if _unknown:
+        raise ValueError(f"datasets.{_d}.model_budgets names models this dataset does not train: {_unknown} "
+                         f"(its models: {models(_d, extended=True)})")
+
+
 # Every run a target may need (those of `all` and `extended`, and their sources), by folder under nnUNet_results.
 RUN = {r.folder: r for d in DATASETS for m in models(d, extended=True) for run in runs(d, m)
        for r in filter(None, (run.source, run))}

@@ -1,6 +1,6 @@
 # Stage 8, figures: regenerated from the tables (PNG and PDF); synthetic data say so in the title.
 
-FIGURES = ["scaling", "per_class", "ablation", "ranks"]
+FIGURES = ["scaling", "per_class", "ablation", "ranks", "learning"]
 
 
 rule figures:
@@ -8,6 +8,7 @@ rule figures:
         table=rules.table.output.table,
         comparisons=rules.table.output.comparisons,
         ranks=rules.table.output.ranks,
+        learning=rules.table.output.learning,
         per_case=lambda wc: per_case_csvs(wc.dataset),
     output:
         report(

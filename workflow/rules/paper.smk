@@ -25,3 +25,13 @@ rule paper:
     shell:
         "python -m mednext.evaluation.report --results {params.results} --datasets {params.datasets} "
         "--names {params.names} --out {output} > {log} 2>&1"
+
+
+# At the end of a successful run, the terminal shows what came out: each model's headline Dice and UpKern's head
+# start (from the tables written so far; paper/results.md has everything).
+onsuccess:
+    from mednext.evaluation.report import console_summary
+
+    summary = console_summary(RESULTS, {d: ds_cfg(d)["name"] for d in DATASETS})
+    if summary:
+        print(f"\n{summary}\nEverything, with CIs, statistics and figures: paper/results.md\n")

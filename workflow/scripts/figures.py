@@ -12,4 +12,5 @@ with rule_log(snakemake.log[0]):  # noqa: F821
     sm = snakemake  # noqa: F821
     per_case = pd.concat([read_per_case(p) for p in sm.input.per_case], ignore_index=True)
     make_figures(pd.read_csv(sm.input.table), per_case, pd.read_csv(sm.input.comparisons), pd.read_csv(sm.input.ranks),
-                 Path(sm.output[0]).parent, sm.wildcards.dataset, sm.params.name, sm.params.synthetic)
+                 Path(sm.output[0]).parent, sm.wildcards.dataset, sm.params.name, sm.params.synthetic,
+                 learning=pd.read_csv(sm.input.learning))
