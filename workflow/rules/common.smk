@@ -37,7 +37,10 @@ os.environ.update(
     nnUNet_results=os.path.abspath(NNRES),
     nnUNet_extTrainer=ext_trainer_value(),
     nnUNet_def_n_proc=str(NN["num_processes"]),
-    nnUNet_n_proc_DA=str(NN["num_processes_da"]),
+    # nnU-Net's planner calls torch.set_num_threads(nnUNet_n_proc_DA): 0 (augmentation in the training process)
+    # is for training jobs only, which take it from MEDNEXT_TRAIN_N_PROC_DA (rule train)
+    nnUNet_n_proc_DA=str(max(1, NN["num_processes_da"])),
+    MEDNEXT_TRAIN_N_PROC_DA=str(NN["num_processes_da"]),
     nnUNet_compile="t" if NN["compile"] else "f",
     **({"MEDNEXT_SAVE_EVERY": str(NN["save_every"])} if "save_every" in NN else {}),
 )

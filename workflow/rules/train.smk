@@ -44,6 +44,7 @@ rule train:
             echo "resuming from $dir/checkpoint_latest.pth" >> {log}
         fi
         env {params.settings} nnUNet_results="$(cd "$dir/../../.." && pwd)" MEDNEXT_SOURCE_CHECKPOINT="{input.source}" \
+            nnUNet_n_proc_DA="$MEDNEXT_TRAIN_N_PROC_DA" \
             OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} nnUNetv2_train {params.id} {params.configuration} \
             {params.fold} -tr {params.trainer} -p {params.plans} -device {params.device} $resume >> {log} 2>&1
         python -m mednext.nnunet.run_record "$dir" {params.trainer} >> {log} 2>&1
