@@ -23,7 +23,7 @@ def test_paper_runs_use_nnunets_folders_and_kits19_k5_its_own():
     assert run.folder == "Dataset001_BTCV/nnUNetTrainerMedNeXt_B_k5_UpKern__nnUNetPlans_MedNeXt__3d_fullres/fold_2"
     assert run.source.folder == "Dataset001_BTCV/nnUNetTrainerMedNeXt_B_k3__nnUNetPlans_MedNeXt__3d_fullres/fold_2"
     assert run.budget == Budget() and run.lr is None
-    assert run_spec("btcv", "nnunet", 0, cfg).trainer == "nnUNetTrainer"
+    assert run_spec("btcv", "nnunet", 0, cfg).trainer == "nnUNetTrainerBudget"  # stock recipe, our run handling
     kits = run_spec("kits19", "mednext_L_k5_upkern", 1, cfg)
     assert kits.folder.startswith("lr0.0001/Dataset003_KiTS19/nnUNetTrainerMedNeXt_L_k5_UpKern__")
     assert kits.environment()["MEDNEXT_LR"] == "0.0001"
