@@ -9,10 +9,11 @@ from mednext.nnunet.run_record import end_attempt, read_attempts, start_attempt
 
 
 def test_deadline_stops_before_an_epoch_that_would_pass_it():
-    notice = Notice(deadline=time.time() + 100)
-    assert notice.reason(next_epoch_s=10) is None
-    assert notice.reason(next_epoch_s=200) == "walltime"
-    assert Notice().reason(next_epoch_s=1e9) is None  # no deadline outside SLURM
+    notice = Notice(deadline=time.time() + 100, final_s=300)
+    assert notice.reason(10) is None
+    assert notice.reason(200) == "walltime"
+    assert notice.reason(notice.final_s) == "walltime"  # after the last epoch: the final validation goes to a new job
+    assert Notice().reason(1e9) is None  # no deadline outside SLURM
 
 
 def test_sigterm_and_sigusr1_are_caught_then_handed_back():

@@ -12,7 +12,8 @@ run took.
 
 Long runs outlive their jobs: on notice (:mod:`mednext.nnunet.notice`: SIGTERM, SIGUSR1, or the
 SLURM job's end coming) the trainer finishes its epoch, saves ``checkpoint_latest.pth`` and exits
-with 75, which the workflow continues with ``--c``. Every checkpoint is written to a temporary
+with 75, which the workflow continues with ``--c``; ``checkpoint_latest.pth`` outlives training as a
+link to ``checkpoint_final.pth`` (the training rule removes it when its job has succeeded). Every checkpoint is written to a temporary
 file and renamed, so a kill during a save leaves the previous one whole.
 """
 
@@ -109,10 +110,9 @@ class BudgetedTrainer(nnUNetTrainer):
 
     def on_epoch_end(self):
         super().on_epoch_end()  # counts the epoch: current_epoch is now the number of epochs done
-        if self.current_epoch >= self.num_epochs:
-            return  # on_train_end writes checkpoint_final.pth
         log = self.logger.get_checkpoint()
-        why = self.notice.reason(log["epoch_end_timestamps"][-1] - log["epoch_start_timestamps"][-1])
+        epoch_s = log["epoch_end_timestamps"][-1] - log["epoch_start_timestamps"][-1]
+        why = self.notice.reason(self.notice.final_s if self.current_epoch >= self.num_epochs else epoch_s)
         if why is None:
             return
         # nnU-Net's save_checkpoint stores current_epoch + 1 (it expects to run before the count; cf. its on_train_end)
@@ -125,7 +125,14 @@ class BudgetedTrainer(nnUNetTrainer):
         raise SystemExit(CONTINUE_EXIT)
 
     def on_train_end(self):
-        super().on_train_end()
+        super().on_train_end()  # writes checkpoint_final.pth, deletes checkpoint_latest.pth
+        if self.local_rank == 0:
+            # A job killed during the final validation is rerun by the workflow, which first deletes its outputs
+            # (checkpoint_final.pth among them): the run resumes from this link, not from scratch. The rule removes
+            # it once the job has succeeded.
+            final, latest = join(self.output_folder, "checkpoint_final.pth"), join(self.output_folder, "checkpoint_latest.pth")
+            if isfile(final) and not isfile(latest):
+                os.link(final, latest)
         self._end_attempt("finished")
         if self.local_rank == 0:
             write_run_record(self)

@@ -9,7 +9,9 @@ read from SLURM and not only SLURM's ``--signal``: with the Snakemake SLURM plug
 runs in ``srun`` under a second ``snakemake`` process; a signal sent to the job step reaches that
 ``snakemake`` too (Python dies of an unhandled SIGUSR1), and ``--signal=B:...`` reaches only the
 batch shell, which dies of it. SLURM also sends it up to a minute early. The job's end time
-(``squeue -o %e``) is exact: the trainer starts no epoch it cannot finish ``notice_s`` before it.
+(``squeue -o %e``) is exact: the trainer starts no epoch it cannot finish ``notice_s`` before it,
+and after its last epoch goes on only with ``final_s`` left for the final checkpoint, validation
+and export (else it stops, and the next job does just those).
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from datetime import datetime
 
 from mednext.nnunet.runspec import positive_from_env
 
-__all__ = ["CONTINUE_EXIT", "NOTICE_VARIABLE", "Notice", "slurm_end_time"]
+__all__ = ["CONTINUE_EXIT", "FINAL_VARIABLE", "NOTICE_VARIABLE", "Notice", "slurm_end_time"]
 
 CONTINUE_EXIT = 75  # EX_TEMPFAIL: stopped early on purpose, resume with --c
 NOTICE_VARIABLE = "MEDNEXT_NOTICE_S"  # seconds kept free at the end of a job for the checkpoint and exit
+FINAL_VARIABLE = "MEDNEXT_FINAL_S"  # seconds a run needs after its last epoch (final validation, export)
 NOTICE_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
 
@@ -45,15 +48,17 @@ def slurm_end_time(job_id: str | None = None) -> float | None:
 class Notice:
     """Whether to stop before the next epoch: a notice signal arrived, or the deadline would be passed."""
 
-    def __init__(self, deadline: float | None = None):
+    def __init__(self, deadline: float | None = None, final_s: float = 0):
         self.deadline = deadline  # seconds since the epoch; None: no limit
+        self.final_s = final_s
         self.signal: str | None = None
         self._previous: dict = {}
 
     @classmethod
     def from_env(cls) -> Notice:
         end = slurm_end_time()
-        return cls(None if end is None else end - positive_from_env(NOTICE_VARIABLE, 600))
+        return cls(None if end is None else end - positive_from_env(NOTICE_VARIABLE, 600),
+                   float(os.environ.get(FINAL_VARIABLE) or 0))
 
     def install(self) -> None:
         """Catch SIGTERM and SIGUSR1 (main thread only; elsewhere they keep their handlers)."""
@@ -71,10 +76,10 @@ class Notice:
     def _caught(self, signum, frame) -> None:
         self.signal = signal.Signals(signum).name
 
-    def reason(self, next_epoch_s: float) -> str | None:
-        """Why not to start another epoch that takes ``next_epoch_s``; None: go on."""
+    def reason(self, next_s: float) -> str | None:
+        """Why not to go on with work that takes ``next_s`` (an epoch, or ``final_s``); None: go on."""
         if self.signal:
             return f"signal {self.signal}"
-        if self.deadline is not None and time.time() + next_epoch_s > self.deadline:
+        if self.deadline is not None and time.time() + next_s > self.deadline:
             return "walltime"
         return None

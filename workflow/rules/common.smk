@@ -6,7 +6,7 @@ import re
 from snakemake.utils import min_version, validate
 
 from mednext.nnunet.env import ext_trainer_value
-from mednext.nnunet.notice import NOTICE_VARIABLE
+from mednext.nnunet.notice import FINAL_VARIABLE, NOTICE_VARIABLE
 from mednext.nnunet.registry import ABLATION_MODELS, REFERENCE_MODEL, model_spec
 from mednext.nnunet.requests import train_request
 from mednext.nnunet.runspec import dataset_folder, run_spec
@@ -42,7 +42,7 @@ os.environ.update(
     nnUNet_n_proc_DA=str(NN["num_processes_da"]),
     nnUNet_compile="t" if NN["compile"] else "f",
     **({"MEDNEXT_SAVE_EVERY": str(NN["save_every"])} if "save_every" in NN else {}),
-    **{NOTICE_VARIABLE: str(config["cluster"]["notice_s"])},
+    **{NOTICE_VARIABLE: str(config["cluster"]["notice_s"]), FINAL_VARIABLE: str(60 * config["cluster"]["overhead_min"])},
 )
 
 

@@ -6,7 +6,8 @@
 # Runs longer than one job (MedNeXt-L k5: 36.5 h of steps alone on an H100) continue by self-requeue.
 # The job asks for mednext.nnunet.requests' runtime (the run's estimate, capped at the cluster's
 # limit). The trainer starts no epoch that would end within cluster.notice_s of the SLURM job's end,
-# nor one after SIGTERM/SIGUSR1; it saves checkpoint_latest.pth and exits 75 (mednext.nnunet.notice).
+# nor one after SIGTERM/SIGUSR1, nor the final validation without cluster.overhead_min left; it saves
+# checkpoint_latest.pth and exits 75 (mednext.nnunet.notice).
 # This shell then runs `scontrol requeue $SLURM_JOB_ID`: the same SLURM job goes back to PENDING
 # and, started again, re-runs this Snakemake job (the plugin's job command has --force
 # --ignore-incomplete), which finds the checkpoint and resumes with --c. Why requeue and not
@@ -71,6 +72,7 @@ rule train:
             exit 75
         fi
         [ "$status" -eq 0 ] || exit "$status"
+        rm -f "$dir/checkpoint_latest.pth"  # the trainer's link to checkpoint_final.pth, kept until the job is done
         python -m mednext.nnunet.run_record "$dir" {params.trainer} >> {log} 2>&1
         """
 
