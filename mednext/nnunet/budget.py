@@ -13,7 +13,7 @@ run took.
 Long runs outlive their jobs: on notice (:mod:`mednext.nnunet.notice`: SIGTERM, SIGUSR1, or the
 SLURM job's end coming) the trainer finishes its epoch, saves ``checkpoint_latest.pth`` and exits
 with 75, which the workflow continues with ``--c``; ``checkpoint_latest.pth`` outlives training as a
-link to ``checkpoint_final.pth`` (the training rule removes it when its job has succeeded). Every checkpoint is written to a temporary
+link to ``checkpoint_final.pth``. Every checkpoint is written to a temporary
 file and renamed, so a kill during a save leaves the previous one whole.
 """
 
@@ -127,9 +127,9 @@ class BudgetedTrainer(nnUNetTrainer):
     def on_train_end(self):
         super().on_train_end()  # writes checkpoint_final.pth, deletes checkpoint_latest.pth
         if self.local_rank == 0:
-            # A job killed during the final validation is rerun by the workflow, which first deletes its outputs
-            # (checkpoint_final.pth among them): the run resumes from this link, not from scratch. The rule removes
-            # it once the job has succeeded.
+            # A job killed during the final validation or its wrap-up (SLURM TIMEOUT) is rerun by the workflow,
+            # which first deletes its outputs (checkpoint_final.pth among them): the run resumes from this link
+            # (a hard link: no extra disk), not from scratch. To train a finished run again, delete its folder.
             final, latest = join(self.output_folder, "checkpoint_final.pth"), join(self.output_folder, "checkpoint_latest.pth")
             if isfile(final) and not isfile(latest):
                 os.link(final, latest)

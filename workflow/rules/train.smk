@@ -72,7 +72,6 @@ rule train:
             exit 75
         fi
         [ "$status" -eq 0 ] || exit "$status"
-        rm -f "$dir/checkpoint_latest.pth"  # the trainer's link to checkpoint_final.pth, kept until the job is done
         python -m mednext.nnunet.run_record "$dir" {params.trainer} >> {log} 2>&1
         """
 
