@@ -37,6 +37,11 @@ SelectTypeParameters=CR_Core_Memory
 GresTypes=gpu
 ReturnToService=2
 MinJobAge=3600
+# A requeued job waits cred_expire seconds (default 120) before it may start again, and pending jobs are
+# looked at every sched_interval seconds (default 60): short here, so that the test's self-requeued
+# training (workflow/rules/train.smk) continues within seconds.
+AuthInfo=cred_expire=20
+SchedulerParameters=sched_interval=5
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 NodeName=${host} CPUs=${cpus} RealMemory=${mem} Gres=gpu:1 State=UNKNOWN

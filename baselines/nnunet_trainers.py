@@ -1,9 +1,9 @@
-"""nnU-Net's own trainer with only the training length taken from the environment.
+"""nnU-Net's own trainer, run the way every run here is run.
 
-The paper configuration trains nnU-Net with the stock ``nnUNetTrainer`` on nnU-Net's default
-plans. ``nnUNetTrainerBudget`` is that trainer, unchanged but for the budget from the
-environment (see ``mednext.nnunet.budget``) and the ``run_record.json`` it writes: it is what
-runs with any other budget (demos, tests) use.
+The nnU-Net baseline trains with ``nnUNetTrainerBudget`` under every budget, the paper's too, on
+nnU-Net's default plans. Its recipe is the stock ``nnUNetTrainer``'s, unchanged; what it adds is
+``mednext.nnunet.budget``'s: the budget from the environment, ``run_record.json``, atomic
+checkpoints and checkpoint-on-notice, so that long runs survive SLURM walltime limits.
 """
 
 from mednext.nnunet.budget import BudgetedTrainer

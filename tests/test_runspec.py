@@ -6,6 +6,7 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
+from mednext.nnunet.requests import train_request
 from mednext.nnunet.runspec import Budget, run_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +24,7 @@ def test_paper_runs_use_nnunets_folders_and_kits19_k5_its_own():
     assert run.folder == "Dataset001_BTCV/nnUNetTrainerMedNeXt_B_k5_UpKern__nnUNetPlans_MedNeXt__3d_fullres/fold_2"
     assert run.source.folder == "Dataset001_BTCV/nnUNetTrainerMedNeXt_B_k3__nnUNetPlans_MedNeXt__3d_fullres/fold_2"
     assert run.budget == Budget() and run.lr is None
-    assert run_spec("btcv", "nnunet", 0, cfg).trainer == "nnUNetTrainer"
+    assert run_spec("btcv", "nnunet", 0, cfg).trainer == "nnUNetTrainerBudget"  # stock recipe, our run handling
     kits = run_spec("kits19", "mednext_L_k5_upkern", 1, cfg)
     assert kits.folder.startswith("lr0.0001/Dataset003_KiTS19/nnUNetTrainerMedNeXt_L_k5_UpKern__")
     assert kits.environment()["MEDNEXT_LR"] == "0.0001"
@@ -63,3 +64,17 @@ def test_budget_from_the_environment(monkeypatch):
     monkeypatch.setenv("MEDNEXT_ITERATIONS", "0")
     with pytest.raises(ValueError, match="MEDNEXT_ITERATIONS='0' must be a positive integer"):
         Budget.from_env()
+
+
+def test_train_requests_follow_the_model_and_stop_at_the_cap():
+    cfg = _config("config.yaml")
+    nnunet, large = (train_request(run_spec("btcv", m, 0, cfg), cfg) for m in ("nnunet", "mednext_L_k5_upkern"))
+    cap = cfg["cluster"]["max_runtime_min"]
+    assert nnunet.runtime_min == nnunet.estimate_min < large.runtime_min == cap < large.estimate_min
+    cfg["datasets"]["btcv"]["train_requests"] = {"nnunet": {"s_per_it": 0.26}}  # a dataset's own speed wins
+    slower = train_request(run_spec("btcv", "nnunet", 0, cfg), cfg)
+    assert slower.estimate_min > nnunet.estimate_min and slower.gpu_mem_gb == nnunet.gpu_mem_gb
+    cfg["train_requests"].pop("unetr")
+    assert train_request(run_spec("btcv", "unetr", 0, cfg), cfg).runtime_min == cap  # unknown speed: the cap
+    cfg["resources"]["train"]["runtime"] = 90  # a fixed runtime wins for every model
+    assert train_request(run_spec("btcv", "mednext_L_k5_upkern", 0, cfg), cfg).runtime_min == 90

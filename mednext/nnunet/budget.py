@@ -7,18 +7,28 @@ code: :class:`BudgetedTrainer` reads the budget (``MEDNEXT_EPOCHS``, ``MEDNEXT_I
 
 Its checkpoints record those settings, and a resumed run (``nnUNetv2_train ... --c``) refuses a
 checkpoint trained under other settings. When training ends it writes ``run_record.json``
-beside ``checkpoint_final.pth`` (:mod:`mednext.nnunet.run_record`).
+beside ``checkpoint_final.pth`` (:mod:`mednext.nnunet.run_record`), with every attempt (job) the
+run took.
+
+Long runs outlive their jobs: on notice (:mod:`mednext.nnunet.notice`: SIGTERM, SIGUSR1, or the
+SLURM job's end coming) the trainer finishes its epoch, saves ``checkpoint_latest.pth`` and exits
+with 75, which the workflow continues with ``--c``; ``checkpoint_latest.pth`` outlives training as a
+link to ``checkpoint_final.pth``. Every checkpoint is written to a temporary
+file and renamed, so a kill during a save leaves the previous one whole.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
+from os.path import isfile, join
 
 import torch
 from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 
 from mednext.nnunet.checkpoints import load_checkpoint
-from mednext.nnunet.run_record import write_run_record
+from mednext.nnunet.notice import CONTINUE_EXIT, Notice
+from mednext.nnunet.run_record import end_attempt, start_attempt, write_run_record
 from mednext.nnunet.runspec import Budget, positive_from_env
 
 __all__ = ["BudgetedTrainer", "RunSettingsError", "SETTINGS_KEY"]
@@ -31,7 +41,8 @@ class RunSettingsError(RuntimeError):
 
 
 class BudgetedTrainer(nnUNetTrainer):
-    """nnU-Net's trainer with the budget from the environment and a run record. Nothing else changes."""
+    """nnU-Net's trainer with the budget from the environment, a run record, atomic checkpoints and
+    checkpoint-on-notice. Nothing of the recipe changes."""
 
     def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
                  device: torch.device = torch.device("cuda")):
@@ -42,6 +53,7 @@ class BudgetedTrainer(nnUNetTrainer):
         self.num_val_iterations_per_epoch = budget.val_iterations
         self.save_every = positive_from_env("MEDNEXT_SAVE_EVERY", self.save_every)
         self.initialised_from: dict | None = None  # filled by trainers that start from a checkpoint
+        self.notice: Notice | None = None  # set when training starts
         self.set_recipe()
 
     def set_recipe(self) -> None:
@@ -54,7 +66,10 @@ class BudgetedTrainer(nnUNetTrainer):
 
     def save_checkpoint(self, filename: str) -> None:
         self.my_init_kwargs[SETTINGS_KEY] = self.run_settings()
-        super().save_checkpoint(filename)
+        partial = f"{filename}.part"
+        super().save_checkpoint(partial)
+        if isfile(partial):  # rank 0 with checkpointing on
+            os.replace(partial, filename)
 
     def load_checkpoint(self, filename_or_checkpoint: dict | str) -> None:
         checkpoint = filename_or_checkpoint
@@ -70,12 +85,64 @@ class BudgetedTrainer(nnUNetTrainer):
         # nnU-Net 2.8 reads the file again itself (it fails on a dict); the file holds nothing else, as just checked
         super().load_checkpoint(filename_or_checkpoint)
 
+    def run_training(self):
+        try:
+            super().run_training()
+        except SystemExit as stop:
+            if stop.code != CONTINUE_EXIT:
+                self._end_attempt("failed", f"exit {stop.code}")
+            raise
+        except BaseException as err:
+            self._end_attempt("failed", f"{type(err).__name__}: {err}"[:500])
+            raise
+        finally:
+            if self.notice is not None:
+                self.notice.uninstall()
+
     def on_train_start(self):
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
+        self.notice = Notice.from_env()
+        self.notice.install()  # before the data loader workers fork: they inherit a handler, not death by SIGTERM
+        if self.local_rank == 0:  # before nnU-Net opens the data: a bad case is a failed attempt
+            start_attempt(self.output_folder, self.current_epoch)
         super().on_train_start()
 
+    def on_epoch_end(self):
+        super().on_epoch_end()  # counts the epoch: current_epoch is now the number of epochs done
+        log = self.logger.get_checkpoint()
+        epoch_s = log["epoch_end_timestamps"][-1] - log["epoch_start_timestamps"][-1]
+        why = self.notice.reason(self.notice.final_s if self.current_epoch >= self.num_epochs else epoch_s)
+        if why is None:
+            return
+        # nnU-Net's save_checkpoint stores current_epoch + 1 (it expects to run before the count; cf. its on_train_end)
+        self.current_epoch -= 1
+        self.save_checkpoint(join(self.output_folder, "checkpoint_latest.pth"))
+        self.current_epoch += 1
+        self.print_to_log_file(f"Stopped on notice ({why}) after {self.current_epoch} epochs; continue with --c")
+        self._end_attempt("notice", why)
+        self._stop_dataloaders()
+        raise SystemExit(CONTINUE_EXIT)
+
     def on_train_end(self):
-        super().on_train_end()
+        super().on_train_end()  # writes checkpoint_final.pth, deletes checkpoint_latest.pth
+        if self.local_rank == 0:
+            # A job killed during the final validation or its wrap-up (SLURM TIMEOUT) is rerun by the workflow,
+            # which first deletes its outputs (checkpoint_final.pth among them): the run resumes from this link
+            # (a hard link: no extra disk), not from scratch. To train a finished run again, delete its folder.
+            final, latest = join(self.output_folder, "checkpoint_final.pth"), join(self.output_folder, "checkpoint_latest.pth")
+            if isfile(final) and not isfile(latest):
+                os.link(final, latest)
+        self._end_attempt("finished")
         if self.local_rank == 0:
             write_run_record(self)
+
+    def _end_attempt(self, ended: str, detail: str | None = None) -> None:
+        if self.local_rank == 0 and self.notice is not None:
+            end_attempt(self.output_folder, self.current_epoch, ended, detail)
+
+    def _stop_dataloaders(self) -> None:
+        """End the augmentation workers, as nnU-Net's on_train_end does, so that the process can exit."""
+        for loader in (self.dataloader_train, self.dataloader_val):
+            if hasattr(loader, "_finish"):
+                loader._finish()

@@ -59,11 +59,15 @@ def configuration_for_patch(patch: int) -> str:
     return FULLRES if patch == 128 else f"{FULLRES}_p{patch}"
 
 
-def model_spec(key: str, patch: int = 128, patch_swinunetr: int = 128, default_budget: bool = True) -> ModelSpec:
-    """Resolve a model key. ``default_budget=False`` selects ``nnUNetTrainerBudget`` for nnU-Net itself."""
+def model_spec(key: str, patch: int = 128, patch_swinunetr: int = 128) -> ModelSpec:
+    """Resolve a model key.
+
+    nnU-Net trains with ``nnUNetTrainerBudget`` under every budget, the paper's too: nnU-Net's
+    ``nnUNetTrainer`` recipe unchanged, plus what every run here needs (budget from the
+    environment, run record, atomic checkpoints, checkpoint on notice: :mod:`mednext.nnunet.budget`).
+    """
     if key == "nnunet":
-        return ModelSpec(key, "nnUNetTrainer" if default_budget else "nnUNetTrainerBudget", NNUNET_PLANS,
-                         FULLRES, "nnU-Net", "nnU-Net")
+        return ModelSpec(key, "nnUNetTrainerBudget", NNUNET_PLANS, FULLRES, "nnU-Net", "nnU-Net")
     if key == "unetr":
         return ModelSpec(key, "nnUNetTrainerUNETR", MEDNEXT_PLANS, configuration_for_patch(patch), "UNETR", "UNETR")
     if key == "swinunetr":

@@ -1,8 +1,10 @@
 """``run_record.json``: what a finished run was, written beside its ``checkpoint_final.pth``.
 
 The run's settings (budget, learning rate), patch and batch size, wall time, peak GPU memory,
-the learning curve (losses and pseudo Dice per epoch), device and versions, so that tables can say what was run. :class:`BudgetedTrainer` writes it
-when training ends; for nnU-Net's stock trainer, which writes none::
+the learning curve (losses and pseudo Dice per epoch), device and versions, and every attempt (one
+per job: start, end, epochs, why it ended), so that tables can say what was run.
+:class:`BudgetedTrainer` writes it when training ends; the attempts are kept meanwhile in
+``attempts.json`` beside the checkpoints. For nnU-Net's stock trainer, which writes none::
 
     python -m mednext.nnunet.run_record FOLD_DIR TRAINER   # a record from checkpoint_final.pth, if missing
 """
@@ -10,8 +12,11 @@ when training ends; for nnU-Net's stock trainer, which writes none::
 from __future__ import annotations
 
 import json
+import os
 import platform
+import socket
 import sys
+import time
 from dataclasses import asdict
 from importlib.metadata import PackageNotFoundError, version
 from os.path import isfile, join
@@ -22,9 +27,40 @@ from mednext.files import write_text_atomic
 from mednext.nnunet.checkpoints import load_checkpoint
 from mednext.nnunet.runspec import Budget
 
-__all__ = ["RUN_RECORD", "learning_curve", "record_from_checkpoint", "training_seconds", "write_run_record", "main"]
+__all__ = ["ATTEMPTS", "RUN_RECORD", "end_attempt", "learning_curve", "read_attempts", "record_from_checkpoint",
+           "start_attempt", "training_seconds", "write_run_record", "main"]
 
 RUN_RECORD = "run_record.json"
+ATTEMPTS = "attempts.json"
+
+
+def read_attempts(folder: str) -> list[dict]:
+    path = join(folder, ATTEMPTS)
+    return json.loads(open(path).read()) if isfile(path) else []
+
+
+def _write_attempts(folder: str, attempts: list[dict]) -> None:
+    write_text_atomic(join(folder, ATTEMPTS), json.dumps(attempts, indent=2))
+
+
+def start_attempt(folder: str, epoch: int) -> None:
+    """A new attempt starting at ``epoch``; one left open by its predecessor was killed before it could say why."""
+    attempts = read_attempts(folder)
+    for a in attempts:
+        if a["ended"] is None:
+            a["ended"] = "killed"  # no end time: SIGKILL, node failure, walltime without notice
+    attempts.append({"start": time.time(), "end": None, "start_epoch": int(epoch), "epochs_done": None,
+                     "ended": None, "detail": None, "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+                     "host": socket.gethostname()})
+    _write_attempts(folder, attempts)
+
+
+def end_attempt(folder: str, epochs_done: int, ended: str, detail: str | None = None) -> None:
+    """Close the current attempt: ``ended`` is "finished", "notice" (stopped to be continued) or "failed"."""
+    attempts = read_attempts(folder)
+    if attempts and attempts[-1]["ended"] is None:
+        attempts[-1].update(end=time.time(), epochs_done=int(epochs_done), ended=ended, detail=detail)
+        _write_attempts(folder, attempts)
 
 
 def training_seconds(logging: dict) -> float:
@@ -65,6 +101,7 @@ def write_run_record(trainer) -> dict:
         "initialised_from": trainer.initialised_from,
         "training_seconds": training_seconds(trainer.logger.get_checkpoint()),
         "learning_curve": learning_curve(trainer.logger.get_checkpoint()),
+        "attempts": read_attempts(trainer.output_folder),
         "peak_gpu_memory_gib": torch.cuda.max_memory_allocated(trainer.device) / 2**30 if cuda else None,
         "device": str(trainer.device),
         "dwconv": getattr(trainer, "dwconv_backend", None),  # MedNeXt runs: depthwise-conv backend

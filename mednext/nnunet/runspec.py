@@ -118,7 +118,7 @@ def run_spec(dataset: str, model: str, fold: int, config: Mapping) -> RunSpec:
     """The run of ``model`` on fold ``fold`` of ``dataset`` under the (validated) workflow ``config``."""
     cfg = config["datasets"][dataset]
     budget = model_budget(cfg, model)
-    spec = model_spec(model, cfg["patch"], cfg["patch_swinunetr"], default_budget=budget == Budget())
+    spec = model_spec(model, cfg["patch"], cfg["patch_swinunetr"])
     lr = cfg.get("lr_k5") if spec.family == "MedNeXt" and spec.kernel_size == 5 else None
     source = run_spec(dataset, spec.depends_on, fold, config) if spec.depends_on else None
     if source and source.budget != budget:

@@ -80,6 +80,22 @@ def test_all_and_extended_split_the_full_matrix(workdir):
     assert all(rule == "train_upkern_source" for run, rule in main | extended if re.search(r"MedNeXt_\w_k3__", run))
 
 
+def test_training_jobs_ask_for_their_models_runtime_within_the_cap(workdir):
+    proc = _snakemake(workdir, "all", "-n")
+    assert proc.returncode == 0, proc.stderr
+    runtime = {}
+    for block in re.split(r"^(?=rule \w+:$)", proc.stdout, flags=re.M):
+        if re.match(r"rule train\w*:$", block, re.M):
+            run = re.search(r"^\s+wildcards: run=(\S+)$", block, re.M).group(1)
+            runtime[run] = int(re.search(r"^\s+resources: .*\bruntime=(\d+)", block, re.M).group(1))
+            assert re.search(r"\bgpu_mem_gb=\d+", block), block
+    cap = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["cluster"]["max_runtime_min"]
+    assert len(runtime) == 250 and max(runtime.values()) <= cap
+    by_trainer = {re.search(r"/(\w+?)__", run).group(1): m for run, m in runtime.items()}
+    assert by_trainer["nnUNetTrainerMedNeXt_L_k5_UpKern"] > by_trainer["nnUNetTrainerBudget"]
+    assert by_trainer["nnUNetTrainerMedNeXt_L_k5_UpKern"] > by_trainer["nnUNetTrainerMedNeXt_S_k3"]
+
+
 def test_one_table_plans_the_btcv_chain(workdir):
     proc = _snakemake(workdir, "results/tables/btcv.csv", "-n", "--quiet", "rules")
     assert proc.returncode == 0, proc.stderr

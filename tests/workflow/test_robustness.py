@@ -54,7 +54,8 @@ def test_killed_training_resumes_and_finishes(tmp_path):
     rerun = snakemake(wd, target, "--rerun-incomplete")
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     log = (wd / "logs/train" / f"{run}.log").read_text()
-    assert log.startswith(f"resuming from {fold.relative_to(wd)}/checkpoint_latest.pth")
+    last_attempt = log.split("\n== ")[-1]  # the log keeps every attempt, each after a "== <time> on <host>" line
+    assert f"\nresuming from {fold.relative_to(wd)}/checkpoint_latest.pth\n" in last_attempt
     final = load_checkpoint(fold / "checkpoint_final.pth")
     assert final["current_epoch"] == 4
     assert len(final["logging"]["epoch_end_timestamps"]) == 4  # continued, not restarted

@@ -66,8 +66,10 @@ def test_result_neutral_settings_rerun_nothing(done, change):
 
 def test_resources_rerun_nothing(done):
     cfg = _config()
-    cfg["resources"] = {"train": {"runtime": 99, "mem_mb": 1234, "cpus_per_task": 2},
+    cfg["resources"] = {"train": {"mem_mb": 1234, "cpus_per_task": 2},
                         "default": {"runtime": 7, "mem_mb": 999, "cpus_per_task": 2}}
+    cfg["cluster"] = {"max_runtime_min": 5, "notice_s": 30, "safety": 2, "overhead_min": 1}
+    cfg["train_requests"] = {"mednext_S_k5": {"s_per_it": 9.0, "gpu_mem_gb": 40}}
     assert _planned(done, cfg) == {}
 
 

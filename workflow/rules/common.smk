@@ -6,7 +6,9 @@ import re
 from snakemake.utils import min_version, validate
 
 from mednext.nnunet.env import ext_trainer_value
+from mednext.nnunet.notice import FINAL_VARIABLE, NOTICE_VARIABLE
 from mednext.nnunet.registry import ABLATION_MODELS, REFERENCE_MODEL, model_spec
+from mednext.nnunet.requests import train_request
 from mednext.nnunet.runspec import dataset_folder, run_spec
 
 min_version("9.0")
@@ -28,7 +30,7 @@ LOGS = "logs"
 ENV = "../envs/mednext.yaml"
 BENCH = "benchmarks/snakemake"
 
-# What changes no result (absolute paths, worker counts, compile, checkpoint interval) reaches
+# What changes no result (absolute paths, worker counts, compile, checkpoint interval, notice) reaches
 # nnU-Net through the environment of every job, never through a rule's params: changing it, or
 # moving the checkout, reruns nothing.
 os.environ.update(
@@ -43,6 +45,7 @@ os.environ.update(
     MEDNEXT_TRAIN_N_PROC_DA=str(NN["num_processes_da"]),
     nnUNet_compile="t" if NN["compile"] else "f",
     **({"MEDNEXT_SAVE_EVERY": str(NN["save_every"])} if "save_every" in NN else {}),
+    **{NOTICE_VARIABLE: str(config["cluster"]["notice_s"]), FINAL_VARIABLE: str(60 * config["cluster"]["overhead_min"])},
 )
 
 
@@ -94,6 +97,8 @@ for _d in DATASETS:
 RUN = {r.folder: r for d in DATASETS for m in models(d, extended=True) for run in runs(d, m)
        for r in filter(None, (run.source, run))}
 SOURCES = sorted({r.source.folder for r in RUN.values() if r.source})
+# What each training job asks the cluster for (runtime, GPU memory): resources, never params.
+REQUEST = {folder: train_request(run, config) for folder, run in RUN.items()}
 
 
 def _one_of(names):

@@ -2,6 +2,21 @@
 # run's own folder (mednext.nnunet.runspec: a non-paper budget or learning rate has its own). UpKern
 # and "trained twice" jobs wait for the k3 job of the same fold. An interrupted job resumes with
 # --c; a checkpoint trained under other settings is refused.
+#
+# Runs longer than one job (MedNeXt-L k5: 36.5 h of steps alone on an H100) continue by self-requeue.
+# The job asks for mednext.nnunet.requests' runtime (the run's estimate, capped at the cluster's
+# limit). The trainer starts no epoch that would end within cluster.notice_s of the SLURM job's end,
+# nor one after SIGTERM/SIGUSR1, nor the final validation without cluster.overhead_min left; it saves
+# checkpoint_latest.pth and exits 75 (mednext.nnunet.notice).
+# This shell then runs `scontrol requeue $SLURM_JOB_ID`: the same SLURM job goes back to PENDING
+# and, started again, re-runs this Snakemake job (the plugin's job command has --force
+# --ignore-incomplete), which finds the checkpoint and resumes with --c. Why requeue and not
+# Snakemake's retries with an attempt-dependent runtime: continuations never use up `retries`,
+# which stay for real failures (a crash, NaN loss, bad input: any other exit status fails the job,
+# retried `retries` times, then the workflow stops); and the plugin (v2.8) counts a job that is
+# PENDING, REQUEUED or RUNNING as running, so the workflow simply waits. A requeued job waits for
+# SLURM's BeginTime (credential lifetime, 120 s by default) before it starts again. Outside SLURM
+# a 75 fails the job with a message: the next invocation resumes with --c.
 
 
 rule train:
@@ -32,21 +47,32 @@ rule train:
     threads: res("train", "cpus_per_task")
     resources:
         gpu=res("train", "gpu"),
-        runtime=res("train", "runtime"),
+        runtime=lambda wc: REQUEST[wc.run].runtime_min,
+        gpu_mem_gb=lambda wc: REQUEST[wc.run].gpu_mem_gb or "unknown",
         mem_mb=res("train", "mem_mb"),
     shell:
         """
         dir=$(dirname {output.checkpoint})
         resume=""
-        : > {log}
+        echo "== $(date -u +%FT%TZ) on $(hostname), SLURM job ${{SLURM_JOB_ID:-none}}" >> {log}
         if [ -f "$dir/checkpoint_latest.pth" ]; then
             resume="--c"
             echo "resuming from $dir/checkpoint_latest.pth" >> {log}
         fi
+        status=0
         env {params.settings} nnUNet_results="$(cd "$dir/../../.." && pwd)" MEDNEXT_SOURCE_CHECKPOINT="{input.source}" \
             nnUNet_n_proc_DA="$MEDNEXT_TRAIN_N_PROC_DA" \
             OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} nnUNetv2_train {params.id} {params.configuration} \
-            {params.fold} -tr {params.trainer} -p {params.plans} -device {params.device} $resume >> {log} 2>&1
+            {params.fold} -tr {params.trainer} -p {params.plans} -device {params.device} $resume >> {log} 2>&1 || status=$?
+        if [ "$status" -eq 75 ]; then
+            if [ -n "${{SLURM_JOB_ID:-}}" ] && scontrol requeue "$SLURM_JOB_ID" >> {log} 2>&1; then
+                echo "stopped on notice: SLURM job $SLURM_JOB_ID requeued, it continues with --c" >> {log}
+                sleep 600  # SLURM ends this job now and starts it again
+            fi
+            echo "stopped on notice before the end of its budget: run the workflow again to continue with --c" >> {log}
+            exit 75
+        fi
+        [ "$status" -eq 0 ] || exit "$status"
         python -m mednext.nnunet.run_record "$dir" {params.trainer} >> {log} 2>&1
         """
 
