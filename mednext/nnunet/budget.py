@@ -47,6 +47,11 @@ class BudgetedTrainer(nnUNetTrainer):
     def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
                  device: torch.device = torch.device("cuda")):
         super().__init__(plans, configuration, fold, dataset_json, device)
+        if self.device.type == "cpu" and os.environ.get("OMP_NUM_THREADS"):
+            # nnUNetv2_train -device cpu sets torch's threads to every core of the machine, whatever the job was
+            # given: two jobs on two cores then run four threads and each runs several times slower. A job's
+            # OMP_NUM_THREADS (the workflow sets it to the rule's threads) wins.
+            torch.set_num_threads(positive_from_env("OMP_NUM_THREADS", 1))
         budget = Budget.from_env()
         self.num_epochs = budget.epochs
         self.num_iterations_per_epoch = budget.iterations

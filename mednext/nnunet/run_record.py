@@ -104,6 +104,7 @@ def write_run_record(trainer) -> dict:
         "attempts": read_attempts(trainer.output_folder),
         "peak_gpu_memory_gib": torch.cuda.max_memory_allocated(trainer.device) / 2**30 if cuda else None,
         "device": str(trainer.device),
+        "cpu_threads": torch.get_num_threads() if trainer.device.type == "cpu" else None,
         "dwconv": getattr(trainer, "dwconv_backend", None),  # MedNeXt runs: depthwise-conv backend
         "gpu_name": torch.cuda.get_device_name(trainer.device) if cuda else None,
         "versions": {"torch": torch.__version__, "nnunetv2": _dist_version("nnunetv2"), "mednext": mednext.__version__,

@@ -89,6 +89,7 @@ def test_every_trainer_trains_through_the_cli(trained, trainer):
     edge = 64 if CONFIG[trainer] == SMALL_SWIN else 32
     assert record["patch_size"] == [edge] * 3 and record["batch_size"] == 2
     assert record["training_seconds"] > 0
+    assert record["cpu_threads"] == 1  # the job's OMP_NUM_THREADS, not nnUNetv2_train's "every core of the machine"
     curve = record["learning_curve"]  # nnU-Net's own per-epoch log, for the learning-curve figure
     assert {k: len(v) for k, v in curve.items()} == dict.fromkeys(
         ("train_loss", "val_loss", "pseudo_dice", "ema_pseudo_dice"), 1)
