@@ -9,15 +9,16 @@ label  name         what it looks like
 1      liver        large lobed blob, right side, moderately bright
 2      kidneys      two ellipsoids left and right at the back, bright
 3      spleen       mid-sized ellipsoid, left side, brighter than the liver (enhancing)
-4      lesion       large sphere inside the liver, much darker than it (every case has one)
+4      lesion       large sphere inside the liver, much darker than it (in every case, or in none:
+                    ``lesion=False``, which the demo uses to learn within its minutes)
 =====  ===========  ==========================================================================
 
 The image has partial-volume blur, a smooth multiplicative bias field and noise, and the
 spacing is anisotropic (thicker slices along the last axis) with per-case jitter. Sizes are
 fractions of the volume, so the same anatomy appears at any grid size. The organs are large
 enough to be learnt in a few dozen iterations (the demo's point is to show learning quickly),
-and liver and spleen overlap in intensity, so a model needs shape and context, not a
-threshold. Every case has every label, so no metric depends on an empty-mask rule. Everything
+and each class's voxels overlap its neighbours' in intensity, so a model needs shape and
+context, not a threshold. Every case has every label, so no metric depends on an empty-mask rule. Everything
 made from this dataset is synthetic and must be labelled so.
 
     python -m mednext.data.phantom OUT_DIR --cases 12 --seed 0
@@ -34,9 +35,14 @@ import nibabel as nib
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["LABELS", "make_case", "write_phantom_dataset", "main"]
+__all__ = ["LABELS", "labels", "make_case", "write_phantom_dataset", "main"]
 
 LABELS = {"background": 0, "liver": 1, "kidneys": 2, "spleen": 3, "lesion": 4}
+
+
+def labels(lesion: bool = True) -> dict[str, int]:
+    """The dataset's labels: :data:`LABELS`, without ``lesion`` for a phantom made without it."""
+    return {k: v for k, v in LABELS.items() if lesion or k != "lesion"}
 
 
 def _ellipsoid(grid: np.ndarray, centre, radii, rotation: np.ndarray | None = None) -> np.ndarray:
@@ -56,8 +62,10 @@ def _rotation(rng: np.random.Generator, max_angle: float) -> np.ndarray:
 
 
 def make_case(rng: np.random.Generator, shape: Sequence[int] = (64, 64, 40),
-              spacing: Sequence[float] = (1.0, 1.0, 1.5)) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
-    """One (image, label, spacing) triple; image in HU-like units, label uint8 with :data:`LABELS`."""
+              spacing: Sequence[float] = (1.0, 1.0, 1.5), lesion: bool = True,
+              ) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
+    """One (image, label, spacing) triple; image in HU-like units, label uint8 with :data:`LABELS`
+    (without the lesion: no label 4, and the liver is whole)."""
     spacing = tuple(float(s) * rng.uniform(0.95, 1.05) for s in spacing)
     axes = [np.arange(n) * s for n, s in zip(shape, spacing)]
     grid = np.stack(np.meshgrid(*axes, indexing="ij"))
@@ -84,7 +92,9 @@ def make_case(rng: np.random.Generator, shape: Sequence[int] = (64, 64, 40),
     inner = np.argwhere(ndimage.binary_erosion(label == 1, iterations=3))
     candidates = inner if len(inner) else np.argwhere(label == 1)
     c = candidates[rng.integers(len(candidates))] * np.array(spacing)
-    label[_ellipsoid(grid, c, [rng.uniform(0.14, 0.18) * extent.min()] * 3) & (label == 1)] = 4
+    lesion_mask = _ellipsoid(grid, c, [rng.uniform(0.14, 0.18) * extent.min()] * 3) & (label == 1)
+    if lesion:  # drawn either way, so that a seed gives the same anatomy with and without it
+        label[lesion_mask] = 4
 
     # intensities (noise sd 10, blur, bias): each class's voxels overlap its neighbours' in intensity; the lesion is
     # darkest, then soft tissue, liver, the (enhancing) spleen and the kidneys
@@ -106,14 +116,14 @@ def _save(array: np.ndarray, spacing: Sequence[float], path: Path) -> None:
 
 
 def write_phantom_dataset(out_dir: str | Path, cases: int = 12, seed: int = 0, shape: Sequence[int] = (64, 64, 40),
-                          spacing: Sequence[float] = (1.0, 1.0, 1.5)) -> Path:
+                          spacing: Sequence[float] = (1.0, 1.0, 1.5), lesion: bool = True) -> Path:
     """Write ``cases`` phantom cases to ``out_dir`` (``imagesTr/``, ``labelsTr/``, ``dataset.json``)."""
     out = Path(out_dir)
     (out / "imagesTr").mkdir(parents=True, exist_ok=True)
     (out / "labelsTr").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     for i in range(cases):
-        image, label, sp = make_case(rng, shape, spacing)
+        image, label, sp = make_case(rng, shape, spacing, lesion)
         case = f"phantom_{i:03d}"
         _save(image, sp, out / "imagesTr" / f"{case}_0000.nii.gz")
         _save(label, sp, out / "labelsTr" / f"{case}.nii.gz")
@@ -121,7 +131,7 @@ def write_phantom_dataset(out_dir: str | Path, cases: int = 12, seed: int = 0, s
         "name": "Phantom",
         "description": f"Synthetic CT-like phantom (mednext.data.phantom, seed {seed}). SYNTHETIC DATA.",
         "channel_names": {"0": "CT"},
-        "labels": LABELS,
+        "labels": labels(lesion),
         "numTraining": cases,
         "file_ending": ".nii.gz",
         "synthetic": True,
@@ -137,8 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--shape", type=int, nargs=3, default=(64, 64, 40))
     p.add_argument("--spacing", type=float, nargs=3, default=(1.0, 1.0, 1.5))
+    p.add_argument("--no-lesion", dest="lesion", action="store_false", help="three organs, no lesion class")
     args = p.parse_args(argv)
-    write_phantom_dataset(args.out_dir, args.cases, args.seed, args.shape, args.spacing)
+    write_phantom_dataset(args.out_dir, args.cases, args.seed, args.shape, args.spacing, args.lesion)
     return 0
 
 

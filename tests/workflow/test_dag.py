@@ -129,11 +129,11 @@ def test_demo_plans_every_model_family_and_six_evaluated_cases(workdir):
     proc = _snakemake(workdir, "-n", "--quiet", "rules", "--configfile", "config/demo.yaml")
     assert proc.returncode == 0, proc.stderr
     counts = _job_counts(proc.stdout + proc.stderr)
-    assert counts["train"] + counts["train_upkern_source"] == 6 and "download" not in counts
-    assert counts["evaluate"] == 6 and counts["figures"] == 1
+    assert counts["train"] + counts["train_upkern_source"] == 5 and "download" not in counts
+    assert counts["evaluate"] == 5 and counts["figures"] == 1
     jobs = _train_jobs(workdir, "--configfile", "config/demo.yaml")
     trainers = {re.search(r"/(\w+?)__", run).group(1) for run in jobs}
-    assert trainers == {"nnUNetTrainerBudget", "nnUNetTrainerUNETR", "nnUNetTrainerSwinUNETR",
+    assert trainers == {"nnUNetTrainerBudget", "nnUNetTrainerUNETR",
                         "nnUNetTrainerMedNeXt_B_k3", "nnUNetTrainerMedNeXt_B_k5", "nnUNetTrainerMedNeXt_B_k5_UpKern"}
     upkern = next(run for run in jobs if "_UpKern__" in run)  # starts from the k3 run of its fold, same budget
     assert jobs[upkern]["input"][-1].endswith(upkern.replace("_k5_UpKern__", "_k3__") + "/checkpoint_final.pth")
