@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mednext.evaluation.tables import HEADLINE, METRIC_LABELS, first_epoch_val_loss
+from mednext.evaluation.tables import HEADLINE, METRIC_LABELS, upkern_head_start
 from mednext.files import write_text_atomic
 
 __all__ = ["console_summary", "markdown_table", "render_paper", "write_paper", "main"]
@@ -122,16 +122,16 @@ def _dataset_section(key: str, name: str, table: pd.DataFrame, tables: Path, fig
 
 
 def _upkern_head_start(learning_csv: Path, labels: Mapping[str, str]) -> list[str]:
-    """UpKern's check: its first epoch's validation loss beside the from-scratch k5 run's."""
+    """UpKern's check: after its first epoch, its validation pseudo Dice and loss beside the from-scratch k5 run's."""
     if not learning_csv.is_file():
         return []
-    rows = first_epoch_val_loss(pd.read_csv(learning_csv), list(labels))
     lines = []
-    for r in rows.itertuples():
-        verdict = ("below: UpKern starts from its k3 source" if r.model_val_loss < r.reference_val_loss
-                   else "NOT below: check that UpKern loaded its k3 source")
-        lines += ["", f"**UpKern head start.** Validation loss after the first epoch: {labels[r.model]} "
-                  f"{r.model_val_loss:.3f}, {labels[r.reference]} (from scratch) {r.reference_val_loss:.3f}: {verdict}."]
+    for r in upkern_head_start(pd.read_csv(learning_csv), list(labels)).itertuples():
+        dice = "higher" if r.model_pseudo_dice > r.reference_pseudo_dice else "NOT higher"
+        loss = "lower" if r.model_val_loss < r.reference_val_loss else "NOT lower"
+        lines += ["", f"**UpKern head start.** After the first epoch, {labels[r.model]} vs {labels[r.reference]} "
+                  f"(from scratch): validation pseudo Dice {r.model_pseudo_dice:.3f} vs {r.reference_pseudo_dice:.3f} "
+                  f"({dice}), validation loss {r.model_val_loss:.3f} vs {r.reference_val_loss:.3f} ({loss})."]
     return lines
 
 

@@ -32,8 +32,9 @@ from mednext.evaluation.statistics import (bootstrap_mean_ci, bootstrap_paper_ci
 from mednext.nnunet.registry import ABLATIONS
 from mednext.nnunet.registry import REFERENCE_MODEL as REFERENCE
 
-__all__ = ["HEADLINE", "METRIC_LABELS", "ablation_pairs", "ablation_table", "dataset_tables", "first_epoch_val_loss",
-           "learning_curves", "load_records", "published_comparison", "read_records", "summarise_run_records"]
+__all__ = ["HEADLINE", "METRIC_LABELS", "ablation_pairs", "ablation_table", "dataset_tables", 
+           "learning_curves", "load_records", "published_comparison", "read_records", "summarise_run_records",
+           "upkern_head_start"]
 
 HEADLINE = "paper_dice"
 METRIC_LABELS = {
@@ -146,6 +147,8 @@ def read_records(paths: Sequence[str | Path], model_of: Mapping[str, str]) -> pd
 
 
 CURVE_COLUMNS = ["model", "fold", "epoch", "train_loss", "val_loss", "pseudo_dice", "ema_pseudo_dice"]
+HEAD_START_COLUMNS = ["model", "reference", "model_pseudo_dice", "model_val_loss", "reference_pseudo_dice",
+                      "reference_val_loss"]
 
 
 def learning_curves(records: Sequence[Mapping]) -> pd.DataFrame:
@@ -162,13 +165,15 @@ def learning_curves(records: Sequence[Mapping]) -> pd.DataFrame:
         pd.DataFrame(columns=CURVE_COLUMNS)
 
 
-def first_epoch_val_loss(curves: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:
-    """UpKern's head start: for every UpKern ablation whose two runs are among ``models``, the validation loss
-    after the first epoch of the UpKern run and of its from-scratch reference, averaged over folds."""
-    first = curves[curves["epoch"] == 0].groupby("model")["val_loss"].mean()
-    rows = [{"model": m, "reference": r, "model_val_loss": first.get(m), "reference_val_loss": first.get(r)}
+def upkern_head_start(curves: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:
+    """UpKern's head start: for every UpKern ablation whose two runs are among ``models``, the validation pseudo
+    Dice and loss after the first epoch of the UpKern run and of its from-scratch reference (means over folds)."""
+    first = curves[curves["epoch"] == 0].groupby("model")[["pseudo_dice", "val_loss"]].mean()
+    rows = [{"model": m, "reference": r, **{f"{who}_{k}": first[k].get(run) for who, run in (("model", m),
+                                                                                               ("reference", r))
+                                             for k in ("pseudo_dice", "val_loss")}}
             for m, r in ablation_pairs(models) if m.endswith("_upkern") and r == m.removesuffix("_upkern")]
-    return pd.DataFrame(rows, columns=["model", "reference", "model_val_loss", "reference_val_loss"])
+    return pd.DataFrame(rows, columns=HEAD_START_COLUMNS)
 
 
 def ablation_table(comparisons: Mapping[str, pd.DataFrame], tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

@@ -47,8 +47,8 @@ def test_paper_inlines_the_tables_and_embeds_existing_figures(tmp_path):
     assert "nnU-Net **v1**" in text and "**5-fold cross-validation** is reproduced" in text
     liver = out["per_class"].query("model == 'nnunet' and region == 'liver'")["paper_dice"].item()
     assert f"| liver | {100 * liver:.2f} |" in text
-    assert ("Validation loss after the first epoch: mednext B k5 upkern 0.250, mednext B k5 (from scratch) 0.750: "
-            "below: UpKern starts from its k3 source.") in text
+    assert ("**UpKern head start.** After the first epoch, mednext B k5 upkern vs mednext B k5 (from scratch): "
+            "validation pseudo Dice 0.200 vs 0.200 (NOT higher), validation loss 0.250 vs 0.750 (lower).") in text
     for kind in ("scaling", "per_class", "ablation", "ranks", "learning"):
         link = f"](../results/figures/d_{kind}.png)"
         assert link in text and (tmp_path / "paper" / link[2:-1]).resolve().is_file()

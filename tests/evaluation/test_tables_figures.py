@@ -6,7 +6,7 @@ import pytest
 
 from mednext.evaluation.figures import make_figures
 from mednext.evaluation.per_case import COLUMNS
-from mednext.evaluation.tables import (TRANSFORMER_NOTE, ablation_pairs, dataset_tables, first_epoch_val_loss,
+from mednext.evaluation.tables import (TRANSFORMER_NOTE, ablation_pairs, dataset_tables, upkern_head_start,
                                       learning_curves, summarise_run_records)
 
 MODELS = ["nnunet", "mednext_B_k3", "mednext_B_k5", "mednext_B_k5_upkern", "mednext_B_k3_twice"]
@@ -68,9 +68,10 @@ def test_dataset_tables_and_figures(tmp_path):
         "pseudo_dice": [0.3, 0.8], "ema_pseudo_dice": [0.03, 0.1]}} for m in MODELS for f in (0, 1)]
     curves = learning_curves(records + [{"model": "unetr", "fold": 0}])  # a record without a curve adds no rows
     assert len(curves) == len(MODELS) * 2 * 2 and list(curves["epoch"].unique()) == [0, 1]
-    head = first_epoch_val_loss(curves, MODELS)
+    head = upkern_head_start(curves, MODELS)
     assert head.to_dict("records") == [{"model": "mednext_B_k5_upkern", "reference": "mednext_B_k5",
-                                        "model_val_loss": 0.2, "reference_val_loss": 0.9}]
+                                        "model_pseudo_dice": 0.3, "model_val_loss": 0.2,
+                                        "reference_pseudo_dice": 0.3, "reference_val_loss": 0.9}]
     written = make_figures(out["table"], per_case, out["comparisons"], out["ranks"], tmp_path, "d", "Demo", True,
                            learning=curves)
     assert len(written) == 10 and all(p.stat().st_size > 1000 for p in written)
