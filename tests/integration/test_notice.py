@@ -33,9 +33,19 @@ def world(tmp_path_factory):
 def _start(world, fold_dir, log):
     resume = ["--c"] if (fold_dir / "checkpoint_latest.pth").exists() else []
     return subprocess.Popen(["nnUNetv2_train", str(DATASET_ID), "3d_fullres", "0", "-tr", TRAINER, "-device", "cpu",
-                             *resume], env=world.env(MEDNEXT_EPOCHS=str(EPOCHS), MEDNEXT_ITERATIONS="2",
+                             *resume], env=world.env(MEDNEXT_EPOCHS=str(EPOCHS), MEDNEXT_ITERATIONS="4",
                                                      MEDNEXT_SAVE_EVERY="1"),
                             stdout=log, stderr=subprocess.STDOUT)
+
+
+def _wait_for_training(fold_dir, logs_before, proc, timeout=300):
+    """Until this attempt's own nnU-Net log says an epoch started (the notice handler is installed before)."""
+    deadline = time.time() + timeout
+    while proc.poll() is None and time.time() < deadline:
+        new = set(fold_dir.glob("training_log_*.txt")) - logs_before
+        if any("Epoch " in p.read_text() for p in new):
+            return
+        time.sleep(0.05)
 
 
 def _epoch_of(checkpoint_file):
@@ -50,9 +60,11 @@ def test_sigterm_and_sigkill_mid_write_resume_to_the_budget(world):
     with open(world.logs / "notice_train.log", "w") as log:
         for kind in kinds + ["finish"]:
             before = _epoch_of(latest)  # every resume starts from a checkpoint that loads
+            logs_before = set(fold_dir.glob("training_log_*.txt"))
             proc = _start(world, fold_dir, log)
             if kind == "term":
-                time.sleep(rng.uniform(8, 16))  # past start-up, somewhere in an epoch
+                _wait_for_training(fold_dir, logs_before, proc)  # past start-up (the handler is in place) ...
+                time.sleep(rng.uniform(0, 2))  # ... then somewhere in an epoch
                 proc.send_signal(signal.SIGTERM)
             elif kind == "kill_during_write":
                 part = fold_dir / "checkpoint_latest.pth.part"
