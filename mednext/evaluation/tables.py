@@ -32,7 +32,7 @@ from mednext.evaluation.statistics import (bootstrap_mean_ci, bootstrap_paper_ci
 from mednext.nnunet.registry import ABLATIONS
 from mednext.nnunet.registry import REFERENCE_MODEL as REFERENCE
 
-__all__ = ["HEADLINE", "METRIC_LABELS", "ablation_pairs", "ablation_table", "dataset_tables", 
+__all__ = ["HEADLINE", "METRIC_LABELS", "ablation_pairs", "ablation_table", "dataset_tables",
            "learning_curves", "load_records", "published_comparison", "read_records", "summarise_run_records",
            "upkern_head_start"]
 
