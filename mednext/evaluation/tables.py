@@ -33,7 +33,7 @@ from mednext.nnunet.registry import ABLATIONS
 from mednext.nnunet.registry import REFERENCE_MODEL as REFERENCE
 
 __all__ = ["HEADLINE", "METRIC_LABELS", "ablation_pairs", "ablation_table", "dataset_tables",
-           "learning_curves", "load_records", "published_comparison", "read_records", "summarise_run_records",
+           "learning_curves", "load_records", "published_comparison", "summarise_run_records",
            "upkern_head_start"]
 
 HEADLINE = "paper_dice"
@@ -139,11 +139,6 @@ def load_records(paths: Sequence[str | Path], model_of: Mapping[str, str]) -> li
         r["model"] = model_of[str(p)]
         records.append(r)
     return records
-
-
-def read_records(paths: Sequence[str | Path], model_of: Mapping[str, str]) -> pd.DataFrame:
-    """The per-model summary (:func:`summarise_run_records`) of the run records at ``paths``."""
-    return summarise_run_records(load_records(paths, model_of))
 
 
 CURVE_COLUMNS = ["model", "fold", "epoch", "train_loss", "val_loss", "pseudo_dice", "ema_pseudo_dice"]
