@@ -82,11 +82,11 @@ def make_case(rng: np.random.Generator, shape: Sequence[int] = (64, 64, 40),
                         extent * rng.uniform(0.12, 0.16, 3))
     label[liver & body] = 1
     for side in (-1, 1):  # kidneys, at the back
-        c = centre + extent * np.array([side * 0.2, 0.22 + rng.uniform(-0.03, 0.03), rng.uniform(-0.06, 0.06)])
-        label[_ellipsoid(grid, c, extent * rng.uniform([0.1, 0.11, 0.15], [0.12, 0.13, 0.19]),
+        c = centre + extent * np.array([side * 0.21, 0.2 + rng.uniform(-0.03, 0.03), rng.uniform(-0.06, 0.06)])
+        label[_ellipsoid(grid, c, extent * rng.uniform([0.13, 0.14, 0.19], [0.155, 0.165, 0.23]),
                          _rotation(rng, 0.3)) & body & (label == 0)] = 2
     spleen_c = centre + extent * np.array([0.22, rng.uniform(-0.12, -0.04), rng.uniform(-0.06, 0.06)])
-    label[_ellipsoid(grid, spleen_c, extent * rng.uniform([0.14, 0.15, 0.18], [0.17, 0.18, 0.22]),
+    label[_ellipsoid(grid, spleen_c, extent * rng.uniform([0.155, 0.165, 0.2], [0.185, 0.195, 0.24]),
                      _rotation(rng, 0.6)) & body & (label == 0)] = 3
     # lesion: a sphere well inside the liver (in every case, so that no metric meets an empty mask)
     inner = np.argwhere(ndimage.binary_erosion(label == 1, iterations=3))

@@ -98,14 +98,14 @@ def make_figures(table: pd.DataFrame, per_case: pd.DataFrame, comparisons: pd.Da
     ax.set_title(_title("rank stability", name, synthetic))
     written += _save(fig, out, f"{dataset}_ranks")
 
-    # 5. learning curves: validation pseudo Dice and loss per epoch (nnU-Net's log; mean over folds)
+    # 5. learning curves: validation pseudo Dice and loss before training and after each epoch (mean over folds)
     fig, (ax_dice, ax_loss) = plt.subplots(1, 2, figsize=(13, 5))
-    curves = learning if learning is not None else pd.DataFrame(columns=["model", "epoch"])
+    curves = learning if learning is not None else pd.DataFrame(columns=["model", "epochs_trained"])
     for color, model in zip(sns.color_palette("tab10", max(1, curves["model"].nunique())), labels):
-        c = curves[curves["model"] == model].groupby("epoch")[["pseudo_dice", "val_loss"]].mean()
+        c = curves[curves["model"] == model].groupby("epochs_trained")[["pseudo_dice", "val_loss"]].mean()
         if len(c):
-            ax_dice.plot(c.index + 1, c["pseudo_dice"], "o-", color=color, label=labels[model], markersize=4)
-            ax_loss.plot(c.index + 1, c["val_loss"], "o-", color=color, label=labels[model], markersize=4)
+            ax_dice.plot(c.index, c["pseudo_dice"], "o-", color=color, label=labels[model], markersize=4)
+            ax_loss.plot(c.index, c["val_loss"], "o-", color=color, label=labels[model], markersize=4)
     if not len(curves):
         ax_dice.text(0.5, 0.5, "no learning curves in the run records", ha="center", va="center",
                      transform=ax_dice.transAxes)
@@ -113,7 +113,7 @@ def make_figures(table: pd.DataFrame, per_case: pd.DataFrame, comparisons: pd.Da
     ax_dice.set_ylabel("validation pseudo Dice (mean over classes)")
     ax_loss.set_ylabel("validation loss (Dice + CE)")
     for ax in (ax_dice, ax_loss):
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("epochs trained (0: the network as initialised)")
     if len(curves):
         ax_loss.legend(title="model", bbox_to_anchor=(1.01, 1), loc="upper left", fontsize=8)
     fig.suptitle(_title("learning curves (nnU-Net training logs, mean over folds)", name, synthetic))

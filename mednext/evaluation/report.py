@@ -122,16 +122,23 @@ def _dataset_section(key: str, name: str, table: pd.DataFrame, tables: Path, fig
 
 
 def _upkern_head_start(learning_csv: Path, labels: Mapping[str, str]) -> list[str]:
-    """UpKern's check: after its first epoch, its validation pseudo Dice and loss beside the from-scratch k5 run's."""
+    """UpKern's check: before training and after its first epoch, its validation pseudo Dice and loss beside the
+    from-scratch k5 run's, each compared (a validation a run lacks is left out)."""
     if not learning_csv.is_file():
         return []
     lines = []
-    for r in upkern_head_start(pd.read_csv(learning_csv), list(labels)).itertuples():
-        dice = "higher" if r.model_pseudo_dice > r.reference_pseudo_dice else "NOT higher"
-        loss = "lower" if r.model_val_loss < r.reference_val_loss else "NOT lower"
-        lines += ["", f"**UpKern head start.** After the first epoch, {labels[r.model]} vs {labels[r.reference]} "
-                  f"(from scratch): validation pseudo Dice {r.model_pseudo_dice:.3f} vs {r.reference_pseudo_dice:.3f} "
-                  f"({dice}), validation loss {r.model_val_loss:.3f} vs {r.reference_val_loss:.3f} ({loss})."]
+    for (model, reference), rows in upkern_head_start(pd.read_csv(learning_csv), list(labels)).groupby(
+            ["model", "reference"], sort=False):
+        parts = []
+        for r in rows.dropna().itertuples():
+            dice = "higher" if r.model_pseudo_dice > r.reference_pseudo_dice else "NOT higher"
+            loss = "lower" if r.model_val_loss < r.reference_val_loss else "NOT lower"
+            when = "before training" if r.epochs_trained == 0 else "after the first epoch"
+            parts.append(f"{when}, validation pseudo Dice {r.model_pseudo_dice:.3f} vs {r.reference_pseudo_dice:.3f} "
+                         f"({dice}) and loss {r.model_val_loss:.3f} vs {r.reference_val_loss:.3f} ({loss})")
+        if parts:
+            lines += ["", f"**UpKern head start.** {labels[model]} vs {labels[reference]} (from scratch): "
+                      + "; ".join(parts) + "."]
     return lines
 
 

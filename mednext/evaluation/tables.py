@@ -141,18 +141,21 @@ def load_records(paths: Sequence[str | Path], model_of: Mapping[str, str]) -> li
     return records
 
 
-CURVE_COLUMNS = ["model", "fold", "epoch", "train_loss", "val_loss", "pseudo_dice", "ema_pseudo_dice"]
-HEAD_START_COLUMNS = ["model", "reference", "model_pseudo_dice", "model_val_loss", "reference_pseudo_dice",
-                      "reference_val_loss"]
+CURVE_COLUMNS = ["model", "fold", "epochs_trained", "train_loss", "val_loss", "pseudo_dice", "ema_pseudo_dice"]
+HEAD_START_COLUMNS = ["model", "reference", "epochs_trained", "model_pseudo_dice", "model_val_loss",
+                      "reference_pseudo_dice", "reference_val_loss"]
 
 
 def learning_curves(records: Sequence[Mapping]) -> pd.DataFrame:
-    """One row per model, fold and epoch (from 0) with the run record's learning curve (nnU-Net's own log)."""
+    """One row per model, fold and validation: ``epochs_trained`` 0 is the validation before the first training
+    step (the run record's ``before_training``), 1 ... n nnU-Net's validation after each epoch (its own log)."""
     frames = []
     for r in records:
         curve = pd.DataFrame(r.get("learning_curve") or {})
+        curve.insert(0, "epochs_trained", range(1, len(curve) + 1))
+        if r.get("before_training"):
+            curve = pd.concat([pd.DataFrame([{"epochs_trained": 0, **r["before_training"]}]), curve])
         if len(curve):
-            curve.insert(0, "epoch", range(len(curve)))
             curve.insert(0, "fold", r.get("fold"))
             curve.insert(0, "model", r["model"])
             frames.append(curve)
@@ -162,12 +165,15 @@ def learning_curves(records: Sequence[Mapping]) -> pd.DataFrame:
 
 def upkern_head_start(curves: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:
     """UpKern's head start: for every UpKern ablation whose two runs are among ``models``, the validation pseudo
-    Dice and loss after the first epoch of the UpKern run and of its from-scratch reference (means over folds)."""
-    first = curves[curves["epoch"] == 0].groupby("model")[["pseudo_dice", "val_loss"]].mean()
-    rows = [{"model": m, "reference": r, **{f"{who}_{k}": first[k].get(run) for who, run in (("model", m),
-                                                                                               ("reference", r))
-                                             for k in ("pseudo_dice", "val_loss")}}
-            for m, r in ablation_pairs(models) if m.endswith("_upkern") and r == m.removesuffix("_upkern")]
+    Dice and loss of the UpKern run and of its from-scratch reference before training (``epochs_trained`` 0) and
+    after the first epoch (1), means over folds; a validation a run lacks is NaN."""
+    rows = []
+    for epochs in (0, 1):
+        at = curves[curves["epochs_trained"] == epochs].groupby("model")[["pseudo_dice", "val_loss"]].mean()
+        rows += [{"model": m, "reference": r, "epochs_trained": epochs,
+                  **{f"{who}_{k}": at[k].get(run, np.nan) for who, run in (("model", m), ("reference", r))
+                     for k in ("pseudo_dice", "val_loss")}}
+                 for m, r in ablation_pairs(models) if m.endswith("_upkern") and r == m.removesuffix("_upkern")]
     return pd.DataFrame(rows, columns=HEAD_START_COLUMNS)
 
 

@@ -15,6 +15,11 @@ SLURM job's end coming) the trainer finishes its epoch, saves ``checkpoint_lates
 with 75, which the workflow continues with ``--c``; ``checkpoint_latest.pth`` outlives training as a
 link to ``checkpoint_final.pth``. Every checkpoint is written to a temporary
 file and renamed, so a kill during a save leaves the previous one whole.
+
+Before the first training step the trainer runs one of nnU-Net's validation epochs on the network
+as initialised (``before_training.json``, then the run record): a run started from another run's
+weights (UpKern) shows there how far ahead it starts, which the first epoch's validation can hide
+(a from-scratch net that predicts only background has a low cross-entropy after a few steps).
 """
 
 from __future__ import annotations
@@ -23,12 +28,15 @@ import os
 from dataclasses import asdict
 from os.path import isfile, join
 
+import numpy as np
 import torch
 from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+from nnunetv2.utilities.collate_outputs import collate_outputs
 
 from mednext.nnunet.checkpoints import load_checkpoint
 from mednext.nnunet.notice import CONTINUE_EXIT, Notice
-from mednext.nnunet.run_record import end_attempt, start_attempt, write_run_record
+from mednext.nnunet.run_record import (end_attempt, read_before_training, start_attempt, write_before_training,
+                                       write_run_record)
 from mednext.nnunet.runspec import Budget, positive_from_env
 
 __all__ = ["BudgetedTrainer", "RunSettingsError", "SETTINGS_KEY"]
@@ -112,6 +120,23 @@ class BudgetedTrainer(nnUNetTrainer):
         if self.local_rank == 0:  # before nnU-Net opens the data: a bad case is a failed attempt
             start_attempt(self.output_folder, self.current_epoch)
         super().on_train_start()
+        if self.current_epoch == 0 and self.local_rank == 0 and not self.is_ddp \
+                and read_before_training(self.output_folder) is None:
+            write_before_training(self.output_folder, self.validate_before_training())
+
+    def validate_before_training(self) -> dict:
+        """One of nnU-Net's validation epochs (its batches, loss and pseudo Dice) on the network as it is now."""
+        with torch.no_grad():
+            self.on_validation_epoch_start()
+            outputs = collate_outputs([self.validation_step(next(self.dataloader_val))
+                                       for _ in range(self.num_val_iterations_per_epoch)])
+        tp, fp, fn = (np.sum(outputs[k], 0) for k in ("tp_hard", "fp_hard", "fn_hard"))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            dice = 2 * tp / (2 * tp + fp + fn)
+        validation = {"val_loss": float(np.mean(outputs["loss"])), "pseudo_dice": float(np.nanmean(dice))}
+        self.print_to_log_file(f"Before training: val_loss {validation['val_loss']:.4f}, "
+                               f"pseudo Dice {validation['pseudo_dice']:.4f}")
+        return validation
 
     def on_epoch_end(self):
         super().on_epoch_end()  # counts the epoch: current_epoch is now the number of epochs done

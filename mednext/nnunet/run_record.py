@@ -1,10 +1,11 @@
 """``run_record.json``: what a finished run was, written beside its ``checkpoint_final.pth``.
 
 The run's settings (budget, learning rate), patch and batch size, wall time, peak GPU memory,
-the learning curve (losses and pseudo Dice per epoch), device and versions, and every attempt (one
+the learning curve (losses and pseudo Dice per epoch, and the validation before the first training
+step: how far a run initialised from another starts ahead), device and versions, and every attempt (one
 per job: start, end, epochs, why it ended), so that tables can say what was run.
 :class:`BudgetedTrainer` writes it when training ends; the attempts are kept meanwhile in
-``attempts.json`` beside the checkpoints. For nnU-Net's stock trainer, which writes none::
+``attempts.json`` beside the checkpoints, the validation before training in ``before_training.json``. For nnU-Net's stock trainer, which writes none::
 
     python -m mednext.nnunet.run_record FOLD_DIR TRAINER   # a record from checkpoint_final.pth, if missing
 """
@@ -27,11 +28,22 @@ from mednext.files import write_text_atomic
 from mednext.nnunet.checkpoints import load_checkpoint
 from mednext.nnunet.runspec import Budget
 
-__all__ = ["ATTEMPTS", "RUN_RECORD", "end_attempt", "learning_curve", "read_attempts", "record_from_checkpoint",
-           "start_attempt", "training_seconds", "write_run_record", "main"]
+__all__ = ["ATTEMPTS", "BEFORE_TRAINING", "RUN_RECORD", "end_attempt", "read_before_training", "learning_curve", "read_attempts", "record_from_checkpoint",
+           "start_attempt", "training_seconds", "write_before_training", "write_run_record", "main"]
 
 RUN_RECORD = "run_record.json"
 ATTEMPTS = "attempts.json"
+BEFORE_TRAINING = "before_training.json"
+
+
+def write_before_training(folder: str, validation: dict) -> None:
+    """The validation of the network as initialised, before its first training step (kept across resumes)."""
+    write_text_atomic(join(folder, BEFORE_TRAINING), json.dumps(validation, indent=2))
+
+
+def read_before_training(folder: str) -> dict | None:
+    path = join(folder, BEFORE_TRAINING)
+    return json.loads(open(path).read()) if isfile(path) else None
 
 
 def read_attempts(folder: str) -> list[dict]:
@@ -101,6 +113,7 @@ def write_run_record(trainer) -> dict:
         "initialised_from": trainer.initialised_from,
         "training_seconds": training_seconds(trainer.logger.get_checkpoint()),
         "learning_curve": learning_curve(trainer.logger.get_checkpoint()),
+        "before_training": read_before_training(trainer.output_folder),
         "attempts": read_attempts(trainer.output_folder),
         "peak_gpu_memory_gib": torch.cuda.max_memory_allocated(trainer.device) / 2**30 if cuda else None,
         "device": str(trainer.device),

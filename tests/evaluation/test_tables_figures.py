@@ -62,16 +62,25 @@ def test_dataset_tables_and_figures(tmp_path):
     assert (comparisons[(comparisons.family == "vs nnU-Net")]["holm_m"] == 4).all()
     assert len(out["per_class"]) == 2 * len(MODELS)
     assert (table["note"] == "").all()  # no transformer among them
-    # learning curves from run records: one row per model, fold and epoch; UpKern's first-epoch head start
+    # learning curves from run records: one row per model, fold and validation (epochs_trained 0: before training,
+    # where the record has it); UpKern's head start before training and after the first epoch
     records = [{"model": m, "fold": f, "learning_curve": {
         "train_loss": [1.0, 0.5], "val_loss": [0.2 if m.endswith("upkern") else 0.9, 0.1],
-        "pseudo_dice": [0.3, 0.8], "ema_pseudo_dice": [0.03, 0.1]}} for m in MODELS for f in (0, 1)]
+        "pseudo_dice": [0.3, 0.8], "ema_pseudo_dice": [0.03, 0.1]},
+        **({"before_training": {"val_loss": 0.5 + f, "pseudo_dice": 0.6}} if m.startswith("mednext_B_k5") else {})}
+        for m in MODELS for f in (0, 1)]
     curves = learning_curves(records + [{"model": "unetr", "fold": 0}])  # a record without a curve adds no rows
-    assert len(curves) == len(MODELS) * 2 * 2 and list(curves["epoch"].unique()) == [0, 1]
+    assert len(curves) == len(MODELS) * 2 * 2 + 2 * 2
+    assert sorted(curves["epochs_trained"].unique()) == [0, 1, 2]
+    first = curves[(curves.model == "mednext_B_k5_upkern") & (curves.fold == 1)]
+    assert first["epochs_trained"].tolist() == [0, 1, 2] and np.isnan(first["train_loss"].iloc[0])
+    assert first["val_loss"].tolist() == [1.5, 0.2, 0.1]
     head = upkern_head_start(curves, MODELS)
-    assert head.to_dict("records") == [{"model": "mednext_B_k5_upkern", "reference": "mednext_B_k5",
-                                        "model_pseudo_dice": 0.3, "model_val_loss": 0.2,
-                                        "reference_pseudo_dice": 0.3, "reference_val_loss": 0.9}]
+    assert head.to_dict("records") == [
+        {"model": "mednext_B_k5_upkern", "reference": "mednext_B_k5", "epochs_trained": 0,
+         "model_pseudo_dice": 0.6, "model_val_loss": 1.0, "reference_pseudo_dice": 0.6, "reference_val_loss": 1.0},
+        {"model": "mednext_B_k5_upkern", "reference": "mednext_B_k5", "epochs_trained": 1,
+         "model_pseudo_dice": 0.3, "model_val_loss": 0.2, "reference_pseudo_dice": 0.3, "reference_val_loss": 0.9}]
     written = make_figures(out["table"], per_case, out["comparisons"], out["ranks"], tmp_path, "d", "Demo", True,
                            learning=curves)
     assert len(written) == 10 and all(p.stat().st_size > 1000 for p in written)

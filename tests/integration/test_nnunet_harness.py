@@ -94,6 +94,10 @@ def test_every_trainer_trains_through_the_cli(trained, trainer):
     assert {k: len(v) for k, v in curve.items()} == dict.fromkeys(
         ("train_loss", "val_loss", "pseudo_dice", "ema_pseudo_dice"), 1)
     assert 0 <= curve["pseudo_dice"][0] <= 1 and curve["val_loss"][0] == curve["val_loss"][0]  # not NaN
+    before = record["before_training"]  # one validation epoch on the network as initialised, before any step
+    assert set(before) == {"val_loss", "pseudo_dice"} and np.isfinite(before["val_loss"])
+    assert 0 <= before["pseudo_dice"] <= 1
+    assert json.loads((fold / "before_training.json").read_text()) == before
     is_mednext = trainer.startswith("nnUNetTrainerMedNeXt")
     assert record["initial_lr"] == (1e-3 if is_mednext else 1e-4)
     assert record["deep_supervision"] is is_mednext
