@@ -1,5 +1,6 @@
 """Figures from the result tables: scaling, per-class scores, ablations, rank stability (paper protocol Dice),
-and learning curves (validation pseudo Dice and loss per epoch, from nnU-Net's training logs).
+and learning curves (validation pseudo Dice and loss against training iterations, from nnU-Net's training logs
+and the validation before training).
 
     python -m mednext.evaluation.figures --dataset phantom --results results [--synthetic]
 
@@ -98,11 +99,12 @@ def make_figures(table: pd.DataFrame, per_case: pd.DataFrame, comparisons: pd.Da
     ax.set_title(_title("rank stability", name, synthetic))
     written += _save(fig, out, f"{dataset}_ranks")
 
-    # 5. learning curves: validation pseudo Dice and loss before training and after each epoch (mean over folds)
+    # 5. learning curves: validation pseudo Dice and loss before training and after each epoch, against the training
+    #    iterations done (models differ in iterations per epoch; mean over folds)
     fig, (ax_dice, ax_loss) = plt.subplots(1, 2, figsize=(13, 5))
-    curves = learning if learning is not None else pd.DataFrame(columns=["model", "epochs_trained"])
+    curves = learning if learning is not None else pd.DataFrame(columns=["model", "iterations_trained"])
     for color, model in zip(sns.color_palette("tab10", max(1, curves["model"].nunique())), labels):
-        c = curves[curves["model"] == model].groupby("epochs_trained")[["pseudo_dice", "val_loss"]].mean()
+        c = curves[curves["model"] == model].groupby("iterations_trained")[["pseudo_dice", "val_loss"]].mean()
         if len(c):
             ax_dice.plot(c.index, c["pseudo_dice"], "o-", color=color, label=labels[model], markersize=4)
             ax_loss.plot(c.index, c["val_loss"], "o-", color=color, label=labels[model], markersize=4)
@@ -113,7 +115,7 @@ def make_figures(table: pd.DataFrame, per_case: pd.DataFrame, comparisons: pd.Da
     ax_dice.set_ylabel("validation pseudo Dice (mean over classes)")
     ax_loss.set_ylabel("validation loss (Dice + CE)")
     for ax in (ax_dice, ax_loss):
-        ax.set_xlabel("epochs trained (0: the network as initialised)")
+        ax.set_xlabel("training iterations (a dot per validation; 0: the network as initialised)")
     if len(curves):
         ax_loss.legend(title="model", bbox_to_anchor=(1.01, 1), loc="upper left", fontsize=8)
     fig.suptitle(_title("learning curves (nnU-Net training logs, mean over folds)", name, synthetic))

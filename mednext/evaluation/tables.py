@@ -141,14 +141,16 @@ def load_records(paths: Sequence[str | Path], model_of: Mapping[str, str]) -> li
     return records
 
 
-CURVE_COLUMNS = ["model", "fold", "epochs_trained", "train_loss", "val_loss", "pseudo_dice", "ema_pseudo_dice"]
+CURVE_COLUMNS = ["model", "fold", "epochs_trained", "iterations_trained", "train_loss", "val_loss", "pseudo_dice",
+                 "ema_pseudo_dice"]
 HEAD_START_COLUMNS = ["model", "reference", "epochs_trained", "model_pseudo_dice", "model_val_loss",
                       "reference_pseudo_dice", "reference_val_loss"]
 
 
 def learning_curves(records: Sequence[Mapping]) -> pd.DataFrame:
     """One row per model, fold and validation: ``epochs_trained`` 0 is the validation before the first training
-    step (the run record's ``before_training``), 1 ... n nnU-Net's validation after each epoch (its own log)."""
+    step (the run record's ``before_training``), 1 ... n nnU-Net's validation after each epoch (its own log);
+    ``iterations_trained`` counts the training iterations before it (NaN where the record has no budget)."""
     frames = []
     for r in records:
         curve = pd.DataFrame(r.get("learning_curve") or {})
@@ -156,6 +158,7 @@ def learning_curves(records: Sequence[Mapping]) -> pd.DataFrame:
         if r.get("before_training"):
             curve = pd.concat([pd.DataFrame([{"epochs_trained": 0, **r["before_training"]}]), curve])
         if len(curve):
+            curve["iterations_trained"] = curve["epochs_trained"] * (r.get("budget") or {}).get("iterations", np.nan)
             curve.insert(0, "fold", r.get("fold"))
             curve.insert(0, "model", r["model"])
             frames.append(curve)

@@ -14,7 +14,8 @@ Long runs outlive their jobs: on notice (:mod:`mednext.nnunet.notice`: SIGTERM, 
 SLURM job's end coming) the trainer finishes its epoch, saves ``checkpoint_latest.pth`` and exits
 with 75, which the workflow continues with ``--c``; ``checkpoint_latest.pth`` outlives training as a
 link to ``checkpoint_final.pth``. Every checkpoint is written to a temporary
-file and renamed, so a kill during a save leaves the previous one whole.
+file and renamed, so a kill during a save leaves the previous one whole. A run whose validation
+loss turns NaN or infinite stops with :class:`DivergedError` before that epoch's weights are saved.
 
 Before the first training step the trainer runs one of nnU-Net's validation epochs on the network
 as initialised (``before_training.json``, then the run record): a run started from another run's
@@ -39,13 +40,33 @@ from mednext.nnunet.run_record import (end_attempt, read_before_training, start_
                                        write_run_record)
 from mednext.nnunet.runspec import Budget, positive_from_env
 
-__all__ = ["BudgetedTrainer", "RunSettingsError", "SETTINGS_KEY"]
+__all__ = ["BudgetedTrainer", "DivergedError", "RunSettingsError", "SETTINGS_KEY", "check_diverged"]
 
 SETTINGS_KEY = "mednext_settings"  # in a checkpoint's init_args
 
 
 class RunSettingsError(RuntimeError):
     """A checkpoint was trained under other settings than the run that would resume it."""
+
+
+class DivergedError(RuntimeError):
+    """Training diverged: the validation loss is not finite (the network's outputs are NaN or infinite)."""
+
+
+def check_diverged(logging: dict, folder: str) -> None:
+    """Raise :class:`DivergedError` when the last epoch's validation loss (nnU-Net's log) is NaN or infinite.
+
+    nnU-Net trains on through NaNs; a run whose weights have become NaN would then spend its whole budget
+    and be evaluated as a model. (A NaN in one training step alone, which AMP's grad scaler skips, leaves
+    the weights and so the validation loss finite.)
+    """
+    val_losses = logging.get("val_losses") or []
+    if val_losses and not np.isfinite(val_losses[-1]):
+        train = (logging.get("train_losses") or [float("nan")])[-1]
+        raise DivergedError(
+            f"training diverged in epoch {len(val_losses) - 1} of {folder}: validation loss {val_losses[-1]}, "
+            f"training loss {train}. Lower the learning rate (MEDNEXT_LR; in the workflow a dataset's lr_k5 for "
+            "kernel-5 runs, as the paper did for KiTS19), then delete this run's folder and train again.")
 
 
 class BudgetedTrainer(nnUNetTrainer):
@@ -139,6 +160,7 @@ class BudgetedTrainer(nnUNetTrainer):
         return validation
 
     def on_epoch_end(self):
+        check_diverged(self.logger.get_checkpoint(), self.output_folder)  # before nnU-Net saves the epoch's weights
         super().on_epoch_end()  # counts the epoch: current_epoch is now the number of epochs done
         log = self.logger.get_checkpoint()
         epoch_s = log["epoch_end_timestamps"][-1] - log["epoch_start_timestamps"][-1]

@@ -21,7 +21,7 @@ def _results(tmp_path, synthetic: bool):
         out[name].to_csv(results / "tables" / f"d{suffix}.csv", index=False)
     ablation_table({"d": out["comparisons"]}, {"d": out["table"]}).to_csv(results / "tables" / "ablations.csv",
                                                                         index=False)
-    curves = learning_curves([{"model": m, "fold": 0, "learning_curve": {
+    curves = learning_curves([{"model": m, "fold": 0, "budget": {"iterations": 5}, "learning_curve": {
         "train_loss": [1.0, 0.4], "val_loss": [0.25 if m == "mednext_B_k5_upkern" else 0.75, 0.1],
         "pseudo_dice": [0.2, 0.7], "ema_pseudo_dice": [0.02, 0.09]},
         "before_training": {"val_loss": 0.5 if m == "mednext_B_k5_upkern" else 1.5, "pseudo_dice": 0.1}} for m in MODELS])

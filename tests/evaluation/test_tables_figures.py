@@ -64,7 +64,7 @@ def test_dataset_tables_and_figures(tmp_path):
     assert (table["note"] == "").all()  # no transformer among them
     # learning curves from run records: one row per model, fold and validation (epochs_trained 0: before training,
     # where the record has it); UpKern's head start before training and after the first epoch
-    records = [{"model": m, "fold": f, "learning_curve": {
+    records = [{"model": m, "fold": f, "budget": {"epochs": 2, "iterations": 7}, "learning_curve": {
         "train_loss": [1.0, 0.5], "val_loss": [0.2 if m.endswith("upkern") else 0.9, 0.1],
         "pseudo_dice": [0.3, 0.8], "ema_pseudo_dice": [0.03, 0.1]},
         **({"before_training": {"val_loss": 0.5 + f, "pseudo_dice": 0.6}} if m.startswith("mednext_B_k5") else {})}
@@ -74,7 +74,7 @@ def test_dataset_tables_and_figures(tmp_path):
     assert sorted(curves["epochs_trained"].unique()) == [0, 1, 2]
     first = curves[(curves.model == "mednext_B_k5_upkern") & (curves.fold == 1)]
     assert first["epochs_trained"].tolist() == [0, 1, 2] and np.isnan(first["train_loss"].iloc[0])
-    assert first["val_loss"].tolist() == [1.5, 0.2, 0.1]
+    assert first["val_loss"].tolist() == [1.5, 0.2, 0.1] and first["iterations_trained"].tolist() == [0, 7, 14]
     head = upkern_head_start(curves, MODELS)
     assert head.to_dict("records") == [
         {"model": "mednext_B_k5_upkern", "reference": "mednext_B_k5", "epochs_trained": 0,

@@ -9,6 +9,7 @@ BraTS trains with softmax, as the official code does.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 
@@ -183,6 +184,21 @@ def _copy_checkpoint(world, trainer_name, results_dir):
     dst.parent.mkdir(parents=True)
     shutil.copy(src, dst)
     return load_checkpoint(dst)["network_weights"]
+
+
+def test_a_diverged_run_stops_before_saving_its_weights(world, monkeypatch, tmp_path):
+    from mednext.nnunet.budget import DivergedError
+    from mednext.nnunet.trainers.mednext_trainers import nnUNetTrainerMedNeXt_S_k3
+
+    trainer = _trainer_instance(world, monkeypatch, nnUNetTrainerMedNeXt_S_k3, tmp_path)
+    with torch.no_grad():
+        unwrap(trainer.network).stem.weight.fill_(float("nan"))
+    with pytest.raises(DivergedError, match=r"diverged in epoch 0 of .*validation loss nan"):
+        trainer.run_training()
+    folder = trainer.output_folder
+    # nnU-Net would have saved this epoch as checkpoint_best.pth (its first EMA) and gone on to checkpoint_final
+    assert not any(os.path.exists(os.path.join(folder, f"checkpoint_{k}.pth")) for k in ("best", "latest", "final"))
+    assert json.loads(open(os.path.join(folder, "attempts.json")).read())[-1]["ended"] == "failed"
 
 
 def test_upkern_trainer_starts_from_interpolated_k3(trained, monkeypatch, tmp_path):

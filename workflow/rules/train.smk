@@ -7,7 +7,7 @@
 # The job asks for mednext.nnunet.requests' runtime (the run's estimate, capped at the cluster's
 # limit). The trainer starts no epoch that would end within cluster.notice_s of the SLURM job's end,
 # nor one after SIGTERM/SIGUSR1, nor the final validation without cluster.overhead_min left; it saves
-# checkpoint_latest.pth and exits 75 (mednext.nnunet.notice).
+# checkpoint_latest.pth and exits with mednext.nnunet.notice.CONTINUE_EXIT (75, EX_TEMPFAIL).
 # This shell then runs `scontrol requeue $SLURM_JOB_ID`: the same SLURM job goes back to PENDING
 # and, started again, re-runs this Snakemake job (the plugin's job command has --force
 # --ignore-incomplete), which finds the checkpoint and resumes with --c. Why requeue and not
@@ -16,7 +16,7 @@
 # retried `retries` times, then the workflow stops); and the plugin (v2.8) counts a job that is
 # PENDING, REQUEUED or RUNNING as running, so the workflow simply waits. A requeued job waits for
 # SLURM's BeginTime (credential lifetime, 120 s by default) before it starts again. Outside SLURM
-# a 75 fails the job with a message: the next invocation resumes with --c.
+# that exit fails the job with a message: the next invocation resumes with --c.
 
 
 rule train:
@@ -64,13 +64,13 @@ rule train:
             nnUNet_n_proc_DA="$MEDNEXT_TRAIN_N_PROC_DA" \
             OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} nnUNetv2_train {params.id} {params.configuration} \
             {params.fold} -tr {params.trainer} -p {params.plans} -device {params.device} $resume >> {log} 2>&1 || status=$?
-        if [ "$status" -eq 75 ]; then
+        if [ "$status" -eq {CONTINUE_EXIT} ]; then
             if [ -n "${{SLURM_JOB_ID:-}}" ] && scontrol requeue "$SLURM_JOB_ID" >> {log} 2>&1; then
                 echo "stopped on notice: SLURM job $SLURM_JOB_ID requeued, it continues with --c" >> {log}
                 sleep 600  # SLURM ends this job now and starts it again
             fi
             echo "stopped on notice before the end of its budget: run the workflow again to continue with --c" >> {log}
-            exit 75
+            exit {CONTINUE_EXIT}
         fi
         [ "$status" -eq 0 ] || exit "$status"
         python -m mednext.nnunet.run_record "$dir" {params.trainer} >> {log} 2>&1
