@@ -125,9 +125,13 @@ class BudgetedTrainer(nnUNetTrainer):
         except SystemExit as stop:
             if stop.code != CONTINUE_EXIT:
                 self._end_attempt("failed", f"exit {stop.code}")
+                self._stop_dataloaders()
             raise
         except BaseException as err:
             self._end_attempt("failed", f"{type(err).__name__}: {err}"[:500])
+            # else the process would hang at exit, joining augmentation workers nobody stopped (a job that
+            # failed would hold its node until the walltime)
+            self._stop_dataloaders()
             raise
         finally:
             if self.notice is not None:
