@@ -101,7 +101,7 @@ def make_figures(table: pd.DataFrame, per_case: pd.DataFrame, comparisons: pd.Da
 
     # 5. learning curves: validation pseudo Dice and loss before training and after each epoch, against the training
     #    iterations done (models differ in iterations per epoch; mean over folds)
-    fig, (ax_dice, ax_loss) = plt.subplots(1, 2, figsize=(13, 5))
+    fig, (ax_dice, ax_loss) = plt.subplots(1, 2, figsize=(13, 5), layout="constrained")
     curves = learning if learning is not None else pd.DataFrame(columns=["model", "iterations_trained"])
     for color, model in zip(sns.color_palette("tab10", max(1, curves["model"].nunique())), labels):
         c = curves[curves["model"] == model].groupby("iterations_trained")[["pseudo_dice", "val_loss"]].mean()
@@ -115,7 +115,7 @@ def make_figures(table: pd.DataFrame, per_case: pd.DataFrame, comparisons: pd.Da
     ax_dice.set_ylabel("validation pseudo Dice (mean over classes)")
     ax_loss.set_ylabel("validation loss (Dice + CE)")
     for ax in (ax_dice, ax_loss):
-        ax.set_xlabel("training iterations (a dot per validation; 0: the network as initialised)")
+        ax.set_xlabel("training iterations (0: as initialised)")
     if len(curves):
         ax_loss.legend(title="model", bbox_to_anchor=(1.01, 1), loc="upper left", fontsize=8)
     fig.suptitle(_title("learning curves (nnU-Net training logs, mean over folds)", name, synthetic))
