@@ -26,7 +26,8 @@ __all__ = ["console_summary", "markdown_table", "render_paper", "write_paper", "
 
 FIGURES = {"scaling": "Dice (paper protocol) vs GFLOPs", "per_class": "Dice per class (paper protocol)",
            "ablation": "Ablations (paired differences)",
-           "ranks": "Rank stability", "learning": "Learning curves (validation pseudo Dice and loss per epoch)"}
+           "ranks": "Rank stability",
+           "learning": "Learning curves (validation pseudo Dice and loss against training iterations)"}
 
 
 SETUP_NOTES = [
