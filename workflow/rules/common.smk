@@ -6,7 +6,7 @@ import re
 from snakemake.utils import min_version, validate
 
 from mednext.nnunet.env import ext_trainer_value
-from mednext.nnunet.notice import CONTINUE_EXIT, FINAL_VARIABLE, NOTICE_VARIABLE
+from mednext.nnunet.notice import FINAL_VARIABLE, NOTICE_VARIABLE
 from mednext.nnunet.registry import ABLATION_MODELS, REFERENCE_MODEL, model_spec
 from mednext.nnunet.requests import train_request
 from mednext.nnunet.runspec import dataset_folder, run_spec

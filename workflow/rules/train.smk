@@ -64,13 +64,15 @@ rule train:
             nnUNet_n_proc_DA="$MEDNEXT_TRAIN_N_PROC_DA" \
             OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} nnUNetv2_train {params.id} {params.configuration} \
             {params.fold} -tr {params.trainer} -p {params.plans} -device {params.device} $resume >> {log} 2>&1 || status=$?
-        if [ "$status" -eq {CONTINUE_EXIT} ]; then
+        stopped_on_notice=""  # the trainer's "continue me" status, asked of its one definition when training failed
+        [ "$status" -eq 0 ] || stopped_on_notice=$(python -c 'from mednext.nnunet.notice import CONTINUE_EXIT as c; print(c)')
+        if [ "$status" = "$stopped_on_notice" ]; then
             if [ -n "${{SLURM_JOB_ID:-}}" ] && scontrol requeue "$SLURM_JOB_ID" >> {log} 2>&1; then
                 echo "stopped on notice: SLURM job $SLURM_JOB_ID requeued, it continues with --c" >> {log}
                 sleep 600  # SLURM ends this job now and starts it again
             fi
             echo "stopped on notice before the end of its budget: run the workflow again to continue with --c" >> {log}
-            exit {CONTINUE_EXIT}
+            exit "$status"
         fi
         [ "$status" -eq 0 ] || exit "$status"
         python -m mednext.nnunet.run_record "$dir" {params.trainer} >> {log} 2>&1
