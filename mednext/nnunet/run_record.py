@@ -5,7 +5,8 @@ the learning curve (losses and pseudo Dice per epoch, and the validation before 
 step: how far a run initialised from another starts ahead), device and versions, and every attempt (one
 per job: start, end, epochs, why it ended), so that tables can say what was run.
 :class:`BudgetedTrainer` writes it when training ends; the attempts are kept meanwhile in
-``attempts.json`` beside the checkpoints, the validation before training in ``before_training.json``. For nnU-Net's stock trainer, which writes none::
+``attempts.json`` beside the checkpoints, the validation before training in
+``before_training.json``. For nnU-Net's stock trainer, which writes none::
 
     python -m mednext.nnunet.run_record FOLD_DIR TRAINER   # a record from checkpoint_final.pth, if missing
 """
@@ -28,8 +29,9 @@ from mednext.files import write_text_atomic
 from mednext.nnunet.checkpoints import load_checkpoint
 from mednext.nnunet.runspec import Budget
 
-__all__ = ["ATTEMPTS", "BEFORE_TRAINING", "RUN_RECORD", "end_attempt", "read_before_training", "learning_curve", "read_attempts", "record_from_checkpoint",
-           "start_attempt", "training_seconds", "write_before_training", "write_run_record", "main"]
+__all__ = ["ATTEMPTS", "BEFORE_TRAINING", "RUN_RECORD", "end_attempt", "learning_curve", "read_attempts",
+           "read_before_training", "record_from_checkpoint", "start_attempt", "training_seconds",
+           "write_before_training", "write_run_record", "main"]
 
 RUN_RECORD = "run_record.json"
 ATTEMPTS = "attempts.json"
@@ -41,14 +43,17 @@ def write_before_training(folder: str, validation: dict) -> None:
     write_text_atomic(join(folder, BEFORE_TRAINING), json.dumps(validation, indent=2))
 
 
+def _read_json(folder: str, name: str, missing):
+    path = join(folder, name)
+    return json.loads(open(path).read()) if isfile(path) else missing
+
+
 def read_before_training(folder: str) -> dict | None:
-    path = join(folder, BEFORE_TRAINING)
-    return json.loads(open(path).read()) if isfile(path) else None
+    return _read_json(folder, BEFORE_TRAINING, None)
 
 
 def read_attempts(folder: str) -> list[dict]:
-    path = join(folder, ATTEMPTS)
-    return json.loads(open(path).read()) if isfile(path) else []
+    return _read_json(folder, ATTEMPTS, [])
 
 
 def _write_attempts(folder: str, attempts: list[dict]) -> None:

@@ -24,7 +24,8 @@ def _results(tmp_path, synthetic: bool):
     curves = learning_curves([{"model": m, "fold": 0, "budget": {"iterations": 5}, "learning_curve": {
         "train_loss": [1.0, 0.4], "val_loss": [0.25 if m == "mednext_B_k5_upkern" else 0.75, 0.1],
         "pseudo_dice": [0.2, 0.7], "ema_pseudo_dice": [0.02, 0.09]},
-        "before_training": {"val_loss": 0.5 if m == "mednext_B_k5_upkern" else 1.5, "pseudo_dice": 0.1}} for m in MODELS])
+        "before_training": {"val_loss": 0.5 if m == "mednext_B_k5_upkern" else 1.5, "pseudo_dice": 0.1}}
+        for m in MODELS])
     curves.to_csv(results / "tables" / "d_learning.csv", index=False)
     make_figures(out["table"], per_case, out["comparisons"], out["ranks"], results / "figures", "d", "Demo",
                  synthetic, learning=curves)
@@ -48,9 +49,9 @@ def test_paper_inlines_the_tables_and_embeds_existing_figures(tmp_path):
     assert "nnU-Net **v1**" in text and "**5-fold cross-validation** is reproduced" in text
     liver = out["per_class"].query("model == 'nnunet' and region == 'liver'")["paper_dice"].item()
     assert f"| liver | {100 * liver:.2f} |" in text
-    assert ("**UpKern head start.** mednext B k5 upkern vs mednext B k5 (from scratch): before training, validation "
-            "pseudo Dice 0.100 vs 0.100 (NOT higher) and loss 0.500 vs 1.500 (lower); after the first epoch, validation "
-            "pseudo Dice 0.200 vs 0.200 (NOT higher) and loss 0.250 vs 0.750 (lower).") in text
+    assert ("**UpKern head start.** mednext B k5 upkern vs mednext B k5 (from scratch): before training, "
+            "validation pseudo Dice 0.100 vs 0.100 (NOT higher) and loss 0.500 vs 1.500 (lower); after the first "
+            "epoch, validation pseudo Dice 0.200 vs 0.200 (NOT higher) and loss 0.250 vs 0.750 (lower).") in text
     for kind in ("scaling", "per_class", "ablation", "ranks", "learning"):
         link = f"](../results/figures/d_{kind}.png)"
         assert link in text and (tmp_path / "paper" / link[2:-1]).resolve().is_file()
