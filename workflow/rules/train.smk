@@ -12,7 +12,7 @@
 # and, started again, re-runs this Snakemake job (the plugin's job command has --force
 # --ignore-incomplete), which finds the checkpoint and resumes with --c. Why requeue and not
 # Snakemake's retries with an attempt-dependent runtime: continuations never use up `retries`,
-# which stay for real failures (a crash, bad input: any other exit status fails the job,
+# which stay for real failures (a crash, bad input, a diverged run: any other exit status fails the job,
 # retried `retries` times, then the workflow stops); and the plugin (v2.8) counts a job that is
 # PENDING, REQUEUED or RUNNING as running, so the workflow simply waits. A requeued job waits for
 # SLURM's BeginTime (credential lifetime, 120 s by default) before it starts again. Outside SLURM
