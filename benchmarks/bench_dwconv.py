@@ -5,30 +5,35 @@ conv on ``32 * 2^l`` channels at ``128 / 2^l`` voxels per axis, per level 0..3 a
 conv from that grid, and a stride-2 transposed up conv from level l + 1 into level l. For each,
 kernel 3 and 5, fp32 and bf16, this script
 
-* compares output, input gradient and weight gradient of the Triton backend and of PyTorch in
-  the same dtype with PyTorch in fp64 on the same (upcast) inputs (relative error
-  ||a - ref|| / ||ref||), and
-* times forward + backward (input and weight gradient) of each backend with CUDA events
-  (median of ``--iters`` after ``--warmup``).
+* compares output, input gradient and weight gradient of each Triton kernel family (``direct``,
+  ``band``) and of PyTorch in the same dtype with PyTorch in fp64 on the same
+  (upcast) inputs (relative error ||a - ref|| / ||ref||),
+* times forward + backward (input and weight gradient) of each with CUDA events (median of
+  ``--iters`` after ``--warmup``), and
+* writes the choices (``--choices``, the format of ``mednext/kernels/choices.json``): per shape the
+  fastest correct Triton kernel, and whether ``dwconv="auto"`` runs it or PyTorch's kernel.
 
-    python benchmarks/bench_dwconv.py --json out.json --markdown out.md
+    python benchmarks/bench_dwconv.py --json out.json --markdown out.md --choices choices.json
 
-Exits non-zero when any relative error of the Triton backend is above its bound (fp32 1e-4,
-bf16 2e-2); PyTorch's own errors are reported beside them.
+A Triton kernel whose relative error is above its bound (fp32 1e-4, bf16 2e-2) or that fails is
+never chosen; exits non-zero when a shape is left without a correct Triton kernel. PyTorch's own
+errors are reported beside them.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import statistics
 import sys
+import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from mednext.kernels import depthwise_conv3d, depthwise_conv_transpose3d
+from mednext.kernels import _triton_module, depthwise_conv3d, depthwise_conv_transpose3d
 
 BOUND = {"fp32": 1e-4, "bf16": 2e-2}
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -52,11 +57,19 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a.float() - b.float()).norm() / b.float().norm()).item()
 
 
+DEVICE = "cuda"  # --device cpu: a dry run of this script under TRITON_INTERPRET=1 (times meaningless)
+
+
 def _time(fn, warmup: int, iters: int) -> float:
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(iters):
+        if DEVICE != "cuda":
+            start = time.perf_counter()
+            fn()
+            times.append(1000 * (time.perf_counter() - start))
+            continue
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
         fn()
@@ -74,11 +87,18 @@ def _errors(kind, backend, inputs, stride, k, g, ref) -> list[float]:
     return errors if bool(torch.isfinite(y).all()) else [float("nan")] * 3
 
 
+def _variants(kind: str, grid: int, stride: int) -> list[str]:
+    """torch, then our Triton kernels; band only where its tile of 16 outputs along D fits the
+    coarse grid (a conv's output, a transposed conv's input)."""
+    coarse = grid // stride if kind == "conv" else grid
+    return ["torch", "direct", "band"] if coarse >= 16 else ["torch", "direct"]
+
+
 def run_one(name, kind, channels, grid, stride, k, dtype_name, batch, warmup, iters) -> dict:
     dtype = DTYPES[dtype_name]
-    x32 = torch.randn(batch, channels, grid, grid, grid, device="cuda")
-    w32 = torch.randn(channels, 1, k, k, k, device="cuda") / k**1.5
-    b32 = torch.randn(channels, device="cuda")
+    x32 = torch.randn(batch, channels, grid, grid, grid, device=DEVICE)
+    w32 = torch.randn(channels, 1, k, k, k, device=DEVICE) / k**1.5
+    b32 = torch.randn(channels, device=DEVICE)
     inputs = [t.to(dtype) for t in (x32, w32, b32)]  # what both backends see
     ref_in = [t.double().requires_grad_() for t in inputs]
     y_ref = _op(kind, "torch")(*ref_in, stride, k // 2)
@@ -86,35 +106,73 @@ def run_one(name, kind, channels, grid, stride, k, dtype_name, batch, warmup, it
     ref = (y_ref.detach(), *torch.autograd.grad(y_ref, ref_in[:2], g))
     g = g.float()
     row = {"conv": name, "kind": kind, "channels": channels, "grid": grid, "stride": stride, "k": k, "dtype": dtype_name}
-    for backend in ("triton", "torch"):
-        row[f"{backend}_err"] = _errors(kind, backend, inputs, stride, k, g, ref)
-    row["ok"] = all(e <= BOUND[dtype_name] for e in row["triton_err"])  # NaN fails
+    kernels = _triton_module()
+    for variant in _variants(kind, grid, stride):
+        kernels.KERNEL = None if variant == "torch" else variant
+        backend = "torch" if variant == "torch" else "triton"
+        try:
+            row[f"{variant}_err"] = _errors(kind, backend, inputs, stride, k, g, ref)
+            if variant != "torch":
+                row[f"{variant}_ok"] = all(e <= BOUND[dtype_name] for e in row[f"{variant}_err"])  # NaN fails
+        except Exception as err:  # a kernel that fails is a row entry, never chosen
+            row[f"{variant}_err"], row[f"{variant}_ok"] = [float("nan")] * 3, False
+            row[f"{variant}_error"] = f"{type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"
     del y_ref, ref, ref_in, inputs
-    for backend in ("torch", "triton"):
-        op = _op(kind, backend)
+    for variant in _variants(kind, grid, stride):
+        if not row.get(f"{variant}_ok", True):
+            continue
+        kernels.KERNEL = None if variant == "torch" else variant
+        op = _op(kind, "torch" if variant == "torch" else "triton")
 
         def step():
-            with torch.autocast("cuda", dtype=dtype, enabled=dtype != torch.float32):
+            with torch.autocast(DEVICE, dtype=dtype, enabled=dtype != torch.float32):
                 out = op(x32.requires_grad_(), w32.requires_grad_(), b32.requires_grad_(), stride, k // 2)
             out.backward(g.to(out.dtype))
             x32.grad = w32.grad = b32.grad = None
 
-        row[f"{backend}_ms"] = _time(step, warmup, iters)
-    row["speedup"] = row["torch_ms"] / row["triton_ms"]
+        row[f"{variant}_ms"] = _time(step, warmup, iters)
+    kernels.KERNEL = None
+    timed = {v: row[f"{v}_ms"] for v in _variants(kind, grid, stride)[1:] if f"{v}_ms" in row}
+    row["ok"] = bool(timed)
+    if timed:
+        row["kernel"] = min(timed, key=timed.get)
+        row["triton_ms"] = timed[row["kernel"]]
+        row["auto"] = "torch" if row["torch_ms"] < row["triton_ms"] else "triton"
+        row["speedup"] = row["torch_ms"] / row["triton_ms"]
     return row
+
+
+def choices(rows: list[dict], measured: str) -> dict:
+    """The choices file (mednext/kernels/choices.json): one entry per shape with a correct kernel."""
+    keys = ("kind", "stride", "k", "dtype", "grid", "channels", "kernel", "auto", "torch_ms", "triton_ms")
+    return {"measured": measured, "rows": [{k: r[k] for k in keys} for r in rows if r["ok"]]}
 
 
 def _errs(errors: list[float]) -> str:
     return " / ".join(f"{e:.1e}" for e in errors)
 
 
+def _verdict(r: dict) -> str:
+    return f"auto runs {r['auto']}, triton runs {r['kernel']}, x{r['speedup']:.2f}" if r["ok"] else "FAIL"
+
+
+def _ms(row: dict, variant: str) -> str:
+    if f"{variant}_ms" in row:
+        return f"{row[f'{variant}_ms']:.2f}"
+    return "fails" if f"{variant}_ok" in row else "-"
+
+
 def markdown(rows: list[dict]) -> str:
-    lines = ["| conv | C | grid | stride | k | dtype | triton err y / dx / dw | torch err y / dx / dw | torch ms | "
-             "triton ms | speed-up |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| conv | C | grid | stride | k | dtype | direct err y / dx / dw | band err y / dx / dw | "
+             "torch err y / dx / dw | torch ms | direct ms | band ms | auto runs | speed-up |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
+        band = _errs(r["band_err"]) if "band_err" in r else "-"
+        chosen = f"{r['auto']}{' (' + r['kernel'] + ')' if r['auto'] == 'triton' else ''}" if r["ok"] else "FAIL"
+        speedup = f"{r['speedup']:.2f}" if r["ok"] else "-"
         lines.append(f"| {r['conv']} | {r['channels']} | {r['grid']}^3 | {r['stride']} | {r['k']} | {r['dtype']} | "
-                     f"{_errs(r['triton_err'])}{'' if r['ok'] else ' FAIL'} | {_errs(r['torch_err'])} | "
-                     f"{r['torch_ms']:.2f} | {r['triton_ms']:.2f} | {r['speedup']:.2f} |")
+                     f"{_errs(r['direct_err'])} | {band} | {_errs(r['torch_err'])} | {_ms(r, 'torch')} | "
+                     f"{_ms(r, 'direct')} | {_ms(r, 'band')} | {chosen} | {speedup} |")
     return "\n".join(lines) + "\n"
 
 
@@ -128,7 +186,20 @@ def main(argv=None) -> int:
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--json")
     p.add_argument("--markdown")
+    p.add_argument("--choices", help="write the fastest correct kernel per shape here (format of choices.json)")
+    p.add_argument("--device", default="cuda", choices=["cuda", "cpu"],
+                   help="cpu: a dry run of the script (set TRITON_INTERPRET=1; tiny --patch)")
     args = p.parse_args(argv)
+    import triton
+
+    global DEVICE
+    DEVICE = args.device
+    gpu = torch.cuda.get_device_name(0) if DEVICE == "cuda" else "CPU (Triton interpreter, a dry run)"
+    measured = (f"bench_dwconv.py on {gpu}, torch {torch.__version__}, "
+                f"triton {triton.__version__}, CUDA {torch.version.cuda}, "
+                f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+                f"patch {args.patch}, batch {args.batch}")
+    print(measured, flush=True)
     torch.manual_seed(0)
     rows = []
     for k in args.kernels:
@@ -136,15 +207,22 @@ def main(argv=None) -> int:
             for shape in shapes(args.patch, args.batch):
                 r = run_one(*shape, k, dtype, args.batch, args.warmup, args.iters)
                 rows.append(r)
+                times = "  ".join(f"{v} {_ms(r, v)}" for v in _variants(r["kind"], r["grid"], r["stride"]))
                 print(f"{r['conv']:<9} C={r['channels']:<4} {r['grid']:>3}^3 s{r['stride']} k{k} {dtype}  "
-                      f"err triton {_errs(r['triton_err'])} {'ok' if r['ok'] else 'FAIL'} torch {_errs(r['torch_err'])}  "
-                      f"torch {r['torch_ms']:8.2f} ms  triton {r['triton_ms']:8.2f} ms  x{r['speedup']:.2f}", flush=True)
+                      f"err direct {_errs(r['direct_err'])} band {_errs(r.get('band_err', []))} "
+                      f"torch {_errs(r['torch_err'])}  ms: {times}  -> {_verdict(r)}"
+                      + "".join(f"  [{v}: {r[v + '_error']}]" for v in ("direct", "band") if v + "_error" in r),
+                      flush=True)
                 if args.json:
                     Path(args.json).write_text(json.dumps(rows, indent=1))
                 if args.markdown:
                     Path(args.markdown).write_text(markdown(rows))
-    total = {b: sum(r[f"{b}_ms"] for r in rows) for b in ("torch", "triton")}
-    print(f"sum over all rows: torch {total['torch']:.1f} ms, triton {total['triton']:.1f} ms")
+                if args.choices:
+                    Path(args.choices).write_text(json.dumps(choices(rows, measured), indent=1) + "\n")
+    best = sum(min(r["torch_ms"], r["triton_ms"]) for r in rows if r["ok"])
+    total = {v: sum(r[f"{v}_ms"] for r in rows if r["ok"]) for v in ("torch", "triton")}
+    print(f"sum over all rows: torch {total['torch']:.1f} ms, triton (fastest kernel) {total['triton']:.1f} ms, "
+          f"auto {best:.1f} ms")
     return 0 if all(r["ok"] for r in rows) else 1
 
 

@@ -1,5 +1,6 @@
 """Time one training step (forward + backward) and peak memory of MedNeXt: ours with PyTorch's
-depthwise convs, ours with our Triton kernels, and MONAI's MedNeXt.
+depthwise convs, ours with our Triton kernels, ours with ``dwconv="auto"`` (Triton, or PyTorch
+where its kernel measured faster: mednext/kernels/choices.py), and MONAI's MedNeXt.
 
 Each (variant, kernel, dtype) runs in a fresh subprocess that measures the implementations one
 after the other, freeing each before the next, so peak memory (CUDA: max allocated during the
@@ -30,11 +31,11 @@ from pathlib import Path
 SEED = 0
 
 
-IMPLS = ("torch", "triton", "monai")  # ours with dwconv="torch", ours with dwconv="triton", MONAI's
+IMPLS = ("torch", "triton", "auto", "monai")  # ours with that dwconv backend, MONAI's
 
 
 def _build(impl: str, variant: str, kernel: int, in_channels: int, num_classes: int, ds: bool, ckpt: str):
-    if impl in ("torch", "triton"):
+    if impl in ("torch", "triton", "auto"):
         from mednext import create_mednext
 
         checkpointing = {"official": None, "on": True, "off": False}[ckpt]
@@ -124,6 +125,9 @@ def _environment(device: str) -> dict:
 
     env = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "python": platform.python_version(),
            "torch": torch.__version__, "monai": monai.__version__, "seed": SEED, "host": platform.node()}
+    from mednext.kernels import choices
+
+    env["dwconv_choices"] = choices.table_source()
     if device == "cuda" and torch.cuda.is_available():
         env["device"] = torch.cuda.get_device_name(0)
         env["cuda"] = torch.version.cuda
@@ -140,8 +144,8 @@ def main(argv=None) -> int:
     p.add_argument("--kernels", nargs="+", type=int, default=[3, 5])
     p.add_argument("--dtypes", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16", "fp16"])
     p.add_argument("--impls", nargs="+", default=list(IMPLS), choices=IMPLS,
-                   help="torch / triton: ours with that depthwise-conv backend; monai: MONAI's MedNeXt")
-    p.add_argument("--dwconv", nargs="+", choices=["torch", "triton"],
+                   help="torch / triton / auto: ours with that depthwise-conv backend; monai: MONAI's MedNeXt")
+    p.add_argument("--dwconv", nargs="+", choices=["torch", "triton", "auto"],
                    help="ours only, with these depthwise-conv backends (same as --impls without monai)")
     p.add_argument("--patch", type=int, default=128)
     p.add_argument("--batch", type=int, default=2)
@@ -217,13 +221,14 @@ FOLD_STEPS = 1000 * 250
 
 
 def _ratios(rows: list[dict]) -> list[tuple[str, str, float]]:
-    """(what, config, ratio): triton / torch and torch / MONAI per config, k5 / k3 per implementation."""
+    """(what, config, ratio): triton / torch, auto / torch and torch / MONAI per config, k5 / k3 per
+    implementation."""
     ok = {(r["impl"], r["variant"], r["kernel"], r["dtype"]): r["median_ms"] for r in rows if r["status"] == "ok"}
     out = []
     for (impl, variant, kernel, dtype), ms in ok.items():
         name = f"{variant} k{kernel} {dtype}"
-        if impl == "triton" and ("torch", variant, kernel, dtype) in ok:
-            out.append(("triton / torch", name, ms / ok["torch", variant, kernel, dtype]))
+        if impl in ("triton", "auto") and ("torch", variant, kernel, dtype) in ok:
+            out.append((f"{impl} / torch", name, ms / ok["torch", variant, kernel, dtype]))
         if impl == "torch" and ("monai", variant, kernel, dtype) in ok:
             out.append(("torch / MONAI", name, ms / ok["monai", variant, kernel, dtype]))
         if kernel == 5 and (impl, variant, 3, dtype) in ok:

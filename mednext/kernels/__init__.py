@@ -9,7 +9,8 @@ Backends (``dwconv=`` of :func:`mednext.create_mednext`):
 * ``"torch"``: ``F.conv3d`` / ``F.conv_transpose3d``.
 * ``"triton"``: our kernels; needs a CUDA tensor (or ``TRITON_INTERPRET=1``, which runs them on
   the CPU, slowly: for tests) and an fp32, bf16 or fp16 input.
-* ``"auto"`` (default): Triton for CUDA tensors of those dtypes when Triton imports, else PyTorch.
+* ``"auto"`` (default): Triton for CUDA tensors of those dtypes when Triton imports, else PyTorch;
+  on shapes where PyTorch's kernel measured faster (:mod:`mednext.kernels.choices`), PyTorch.
 
 The modules :class:`DepthwiseConv3d` and :class:`DepthwiseConvTranspose3d` are ``nn.Conv3d`` /
 ``nn.ConvTranspose3d`` with the backend switch: same parameters, same state dict.
@@ -23,6 +24,8 @@ from types import ModuleType
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from mednext.kernels import choices
 
 __all__ = [
     "BACKENDS",
@@ -127,11 +130,23 @@ def _autocast(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):
     return x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype)
 
 
-def _triton_operands(x, weight, bias, stride: int, padding: int):
-    """The operands as the Triton ops take them: autocast applied, checked, contiguous."""
+def _triton_operands(kind: str, x, weight, bias, stride: int, padding: int):
+    """The operands as the Triton ops take them (autocast applied, checked, contiguous), and the
+    kernel family of this layer's shape (band or direct: :func:`triton_dwconv.use_band`)."""
     x, weight, bias = _autocast(x, weight, bias)
     _check(x, weight, bias, stride, padding)
-    return x.contiguous(), weight.contiguous(), bias
+    band = _triton_module().use_band(kind, stride, weight.shape[-1], x.dtype, x.shape[2], x.shape[1])
+    return x.contiguous(), weight.contiguous(), bias, band
+
+
+def _run_torch(kind: str, backend: str, x: torch.Tensor, stride: int, k: int) -> bool:
+    """Whether PyTorch computes this convolution: the backend resolved, then ``auto``'s measured
+    choice for this shape (PyTorch where its kernel was faster)."""
+    dtype = _compute_dtype(x)
+    if resolve_backend(backend, x.device, dtype) == "torch":
+        return True
+    measured = choices.lookup(kind, stride, k, dtype, x.shape[2], x.shape[1]) if backend == "auto" else None
+    return measured is not None and measured["auto"] == "torch"
 
 
 def depthwise_conv3d(
@@ -139,9 +154,10 @@ def depthwise_conv3d(
     backend: str = "auto",
 ) -> torch.Tensor:
     """``F.conv3d(x, weight, bias, stride, padding, groups=C)`` through the chosen backend."""
-    if resolve_backend(backend, x.device, _compute_dtype(x)) == "torch":
+    if _run_torch("conv", backend, x, stride, weight.shape[-1]):
         return F.conv3d(x, weight, bias, stride, padding, groups=x.shape[1])
-    return _triton_module().dwconv3d(*_triton_operands(x, weight, bias, stride, padding), stride, padding)
+    x, weight, bias, band = _triton_operands("conv", x, weight, bias, stride, padding)
+    return _triton_module().dwconv3d(x, weight, bias, stride, padding, band)
 
 
 def depthwise_conv_transpose3d(
@@ -149,11 +165,11 @@ def depthwise_conv_transpose3d(
     backend: str = "auto",
 ) -> torch.Tensor:
     """``F.conv_transpose3d(x, weight, bias, stride, padding, groups=C)`` through the chosen backend."""
-    if resolve_backend(backend, x.device, _compute_dtype(x)) == "torch":
+    if _run_torch("transpose", backend, x, stride, weight.shape[-1]):
         return F.conv_transpose3d(x, weight, bias, stride, padding, groups=x.shape[1])
-    operands = _triton_operands(x, weight, bias, stride, padding)
+    x, weight, bias, band = _triton_operands("transpose", x, weight, bias, stride, padding)
     size = [(s - 1) * stride - 2 * padding + weight.shape[-1] for s in x.shape[2:]]
-    return _triton_module().dwconv3d_transpose(*operands, stride, padding, size)
+    return _triton_module().dwconv3d_transpose(x, weight, bias, stride, padding, size, band)
 
 
 def _cubic_int(value, name: str) -> int:

@@ -1,7 +1,8 @@
 """The Triton depthwise kernels against PyTorch's convolutions in fp64.
 
 Without a GPU these run under Triton's interpreter (``TRITON_INTERPRET=1``, set in
-tests/conftest.py), one program instance after the other: shapes stay tiny.
+tests/conftest.py), one program instance after the other: shapes stay tiny. Each test runs with
+both kernel families, ``direct`` and ``band`` (``triton_dwconv.KERNEL``).
 """
 
 import pytest
@@ -10,6 +11,7 @@ import torch.nn.functional as F
 
 from mednext.kernels import (
     DepthwiseConv3d,
+    _triton_module,
     DepthwiseConvTranspose3d,
     depthwise_conv3d,
     depthwise_conv_transpose3d,
@@ -17,6 +19,13 @@ from mednext.kernels import (
 )
 
 OPS = {"conv": (depthwise_conv3d, F.conv3d), "transpose": (depthwise_conv_transpose3d, F.conv_transpose3d)}
+
+
+@pytest.fixture(params=["direct", "band"])
+def kernel(request, monkeypatch):
+    """Run the test with one kernel family everywhere."""
+    monkeypatch.setattr(_triton_module(), "KERNEL", request.param)
+    return request.param
 
 
 def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -42,7 +51,7 @@ def _case(op: str, k: int, stride: int, dtype=torch.float32):
 @pytest.mark.parametrize("op", ["conv", "transpose"])
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("k", [1, 3, 5, 7])
-def test_forward_and_gradients_equal_pytorch_fp64(op, k, stride, triton_calls):
+def test_forward_and_gradients_equal_pytorch_fp64(op, k, stride, kernel, triton_calls):
     ours, ref = _case(op, k, stride)
     assert ours[0].shape == ref[0].shape
     for name, a, b in zip(("output", "input grad", "weight grad", "bias grad"), ours, ref):
@@ -52,7 +61,7 @@ def test_forward_and_gradients_equal_pytorch_fp64(op, k, stride, triton_calls):
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-def test_half_precision_inputs_accumulate_in_fp32(dtype, triton_calls):
+def test_half_precision_inputs_accumulate_in_fp32(dtype, kernel, triton_calls):
     ours, ref = _case("conv", 3, 1, dtype)
     assert ours[0].dtype == dtype and ours[2].dtype == dtype
     for a, b in zip(ours, ref):
@@ -61,12 +70,30 @@ def test_half_precision_inputs_accumulate_in_fp32(dtype, triton_calls):
 
 
 @pytest.mark.parametrize("op", ["conv", "transpose"])
-def test_weight_gradient_is_deterministic(op):
+def test_weight_gradient_is_deterministic(op, kernel):
     x = torch.randn(2, 2, 7, 5, 6)
     w = torch.randn(2, 1, 3, 3, 3, requires_grad=True)
     fn = OPS[op][0]
     grads = [torch.autograd.grad(fn(x, w, None, 2, 1, backend="triton").square().sum(), w)[0] for _ in range(2)]
     assert torch.equal(grads[0], grads[1])
+
+
+@pytest.mark.parametrize("op, stride, shape", [("conv", 1, (2, 2, 33, 5, 40)), ("conv", 2, (1, 2, 35, 9, 66)),
+                                               ("transpose", 2, (1, 2, 17, 5, 33))])
+def test_band_kernels_over_many_tiles(op, stride, shape, monkeypatch):
+    """Grids of several band tiles along each axis, and weight-gradient programs summing more than
+    one chunk of tiles (33 x 5 x 40 at stride 1: 3 x 3 x 2 = 18 tiles, chunks of 16)."""
+    monkeypatch.setattr(_triton_module(), "KERNEL", "band")
+    x = torch.randn(*shape, requires_grad=True)
+    w = torch.randn(2, 1, 3, 3, 3, requires_grad=True)
+    ours, ref = OPS[op]
+    y = ours(x, w, None, stride, 1, backend="triton")
+    g = torch.randn_like(y)
+    grads = torch.autograd.grad(y, (x, w), g)
+    ref_in = [t.detach().double().requires_grad_() for t in (x, w)]
+    y_ref = ref(*ref_in, stride=stride, padding=1, groups=2)
+    for name, a, b in zip(("output", "input grad", "weight grad"), (y, *grads), (y_ref, *torch.autograd.grad(y_ref, ref_in, g.double()))):
+        assert _rel(a, b) < 1e-5, f"{name}: relative error {_rel(a, b):.2e}"
 
 
 def test_bad_inputs_are_refused_by_name():
