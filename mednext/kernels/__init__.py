@@ -146,7 +146,7 @@ def _run_torch(kind: str, backend: str, x: torch.Tensor, stride: int, k: int) ->
     if resolve_backend(backend, x.device, dtype) == "torch":
         return True
     measured = choices.lookup(kind, stride, k, dtype, x.shape[2], x.shape[1]) if backend == "auto" else None
-    return measured is not None and measured["auto"] == "torch"
+    return measured is not None and measured[1] == "torch"
 
 
 def depthwise_conv3d(

@@ -58,5 +58,8 @@ def table() -> dict[str, dict]:
     return _LOADED[path]
 
 
-def lookup(kind: str, stride: int, k: int, dtype: torch.dtype | str, grid: int, channels: int) -> dict | None:
-    return table().get(key(kind, stride, k, dtype, grid, channels))
+@torch.compiler.assume_constant_result  # torch.compile reads the file once, when it traces a layer
+def lookup(kind: str, stride: int, k: int, dtype: torch.dtype | str, grid: int, channels: int) -> tuple[str, str] | None:
+    """``(kernel, auto)`` measured for this shape, or None where it was not measured."""
+    row = table().get(key(kind, stride, k, dtype, grid, channels))
+    return (row["kernel"], row["auto"]) if row else None

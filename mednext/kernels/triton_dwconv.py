@@ -310,7 +310,7 @@ def use_band(kind: str, stride: int, k: int, dtype: torch.dtype, grid: int, chan
         return KERNEL == "band"
     measured = choices.lookup(kind, stride, k, dtype, grid, channels)
     if measured:
-        return measured["kernel"] == "band"
+        return measured[0] == "band"
     return stride == 1 and grid >= _BAND_BD
 
 
