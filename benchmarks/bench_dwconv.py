@@ -9,7 +9,7 @@ kernel 3 and 5, fp32 and bf16, this script
   ``band``) and of PyTorch in the same dtype with PyTorch in fp64 on the same
   (upcast) inputs (relative error ||a - ref|| / ||ref||),
 * times forward + backward (input and weight gradient) of each with CUDA events (median of
-  ``--iters`` after ``--warmup``), and
+  ``--iters`` after ``--warmup``; ``cudnn.benchmark`` on, as in nnU-Net's training), and
 * writes the choices (``--choices``, the format of ``mednext/kernels/choices.json``): per shape the
   fastest correct Triton kernel, and whether ``dwconv="auto"`` runs it or PyTorch's kernel.
 
@@ -201,6 +201,7 @@ def main(argv=None) -> int:
                 f"patch {args.patch}, batch {args.batch}")
     print(measured, flush=True)
     torch.manual_seed(0)
+    torch.backends.cudnn.benchmark = True  # as nnU-Net's trainer and the step benchmark run PyTorch's convs
     rows = []
     for k in args.kernels:
         for dtype in args.dtypes:

@@ -5,11 +5,11 @@ where its kernel measured faster: mednext/kernels/choices.py), and MONAI's MedNe
 Each (variant, kernel, dtype) runs in a fresh subprocess that measures the implementations one
 after the other, freeing each before the next, so peak memory (CUDA: max allocated during the
 timed steps; CPU: max resident set size of the process, meaningful with one implementation
-only) belongs to one implementation. Prints a table, time ratios (triton / torch, torch / MONAI,
+only) belongs to one implementation. Prints a table, time ratios (triton / torch, auto / torch, torch / MONAI,
 k5 / k3), and the device, versions and seed.
 
     python benchmarks/bench_mednext.py --device cuda --variants S B L --kernels 3 5 \
-        --dtypes fp32 bf16 --impls torch triton monai --markdown benchmarks/out/run.md
+        --dtypes fp32 bf16 --impls torch auto monai --markdown benchmarks/out/run.md
     python benchmarks/bench_mednext.py --device cpu --variants S --kernels 3 --patch 64 --batch 1 --iters 2 --impls torch
 
 MONAI's S variant matches the official architecture; its B, M and L differ from the official

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The GPU benchmark recorded in benchmarks/RESULTS.md, as one script for a lent GPU machine
-# (at most ~9.5 minutes on one H100/H200). Needs MONAI there: carry its wheel in .whl/ or have it installed.
+# The GPU benchmark recorded in benchmarks/RESULTS.md, for a lent GPU machine (one H100/H200), in two calls
+# that each fit one 10-minute command:
+#   bash benchmarks/run_gpu.sh         (~9 min) every depthwise conv, then the training steps
+#   bash benchmarks/run_gpu.sh extra   (~5 min) MONAI's MedNeXt and torch.compile, with the committed choices
+# Needs MONAI there: carry its wheel in .whl/ or have it installed.
 # Writes into ${OUT:-benchmarks/out}:
 #   log.txt      everything printed
 #   dwconv.json  every depthwise conv of MedNeXt at 128^3, batch 2: PyTorch and each Triton kernel, errors and
@@ -8,7 +11,7 @@
 #   choices.json the fastest correct kernel per shape (commit it as mednext/kernels/choices.json)
 #   steps.json   training step, S/L x k3/k5 x fp32/bf16: dwconv torch vs auto (Triton, or PyTorch where
 #                choices.json says it is faster), timed with the choices just measured
-#   monai.json   S k5 fp32: ours (torch backend, auto) vs MONAI's MedNeXt
+#   extra: monai.json (S k5 fp32 and bf16: torch, auto, MONAI), compile.json (S k5 bf16 compiled: torch, auto)
 set -o pipefail
 out=${OUT:-benchmarks/out}
 mkdir -p "$out"
@@ -17,14 +20,23 @@ if compgen -G ".whl/*.whl" >/dev/null; then
   export PYTHONPATH=/tmp/site
 fi
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
-exec > >(tee "$out/log.txt") 2>&1
+exec > >(tee -a "$out/log.txt") 2>&1
 date -u; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 python3 -c "import torch, triton; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version(), 'triton', triton.__version__)"
-timeout 220 python3 benchmarks/bench_dwconv.py --json "$out/dwconv.json" --markdown "$out/dwconv.md" \
+step=(python3 benchmarks/bench_mednext.py --device cuda --patch 128 --batch 2 --warmup 2 --iters 5 --cudnn-benchmark)
+if [ "${1:-main}" = extra ]; then
+  # one process per implementation and configuration: a time limit loses one row, not all
+  for impl in torch auto monai; do
+    timeout 80 "${step[@]}" --variants S --kernels 5 --dtypes fp32 bf16 --impls $impl --json "$out/monai-$impl.json"
+  done
+  for impl in auto torch; do
+    timeout 120 "${step[@]}" --variants S --kernels 5 --dtypes bf16 --impls $impl --compile --json "$out/compile-$impl.json"
+  done
+  date -u; exit
+fi
+timeout 210 python3 benchmarks/bench_dwconv.py --json "$out/dwconv.json" --markdown "$out/dwconv.md" \
   --choices "$out/choices.json" || echo "bench_dwconv: not every shape has a correct Triton kernel, or it timed out"
 [ -s "$out/choices.json" ] || { echo "no choices measured"; exit 1; }
 export MEDNEXT_DWCONV_CHOICES=$out/choices.json
-step=(python3 benchmarks/bench_mednext.py --device cuda --patch 128 --batch 2 --warmup 2 --iters 5 --cudnn-benchmark)
-timeout 300 "${step[@]}" --variants S L --kernels 3 5 --dtypes fp32 bf16 --impls torch auto --json "$out/steps.json"
-timeout 40 "${step[@]}" --variants S --kernels 5 --dtypes fp32 --impls torch auto monai --json "$out/monai.json"
+timeout 330 "${step[@]}" --variants S L --kernels 3 5 --dtypes fp32 bf16 --impls torch auto --json "$out/steps.json"
 date -u

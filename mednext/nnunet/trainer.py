@@ -35,7 +35,7 @@ from mednext.nnunet.budget import SETTINGS_KEY, BudgetedTrainer, RunSettingsErro
 from mednext.nnunet.checkpoints import load_checkpoint
 from mednext.nnunet.plans import check_patch_size
 from mednext.nnunet.runspec import LR_VARIABLE, positive_from_env
-from mednext.kernels import resolve_backend
+from mednext.kernels import choices, resolve_backend
 from mednext.scaling import create_mednext
 from mednext.upkern import upkern
 
@@ -78,6 +78,14 @@ class nnUNetTrainerMedNeXt(BudgetedTrainer):
         The network is built with ``dwconv="auto"``; this is what that resolves to on the trainer's device.
         """
         return resolve_backend(unwrap(self.network).dwconv, self.device)
+
+    @property
+    def dwconv_choices(self) -> str | None:
+        """Where ``auto`` on CUDA takes its per-layer choices from (Triton's kernel family, or
+        PyTorch's kernel on the shapes where it measured faster): the file and its measurement."""
+        if self.dwconv_backend != "triton" or unwrap(self.network).dwconv != "auto":
+            return None
+        return choices.table_source()
 
     @classmethod
     def build_network_architecture(cls, plans_manager: PlansManager, configuration_manager: ConfigurationManager,

@@ -23,9 +23,16 @@ OPS = {"conv": (depthwise_conv3d, F.conv3d), "transpose": (depthwise_conv_transp
 
 @pytest.fixture(params=["direct", "band"])
 def kernel(request, monkeypatch):
-    """Run the test with one kernel family everywhere."""
-    monkeypatch.setattr(_triton_module(), "KERNEL", request.param)
-    return request.param
+    """Run the test with one kernel family everywhere, and check afterwards that it ran: every
+    forward and backward of a layer launches the band kernel (forward or input gradient) in band
+    mode, and never in direct mode."""
+    mod = _triton_module()
+    monkeypatch.setattr(mod, "KERNEL", request.param)
+    launches = []
+    band = mod._band
+    monkeypatch.setattr(mod, "_band", lambda *args: launches.append(1) or band(*args))
+    yield request.param
+    assert bool(launches) == (request.param == "band")
 
 
 def _rel(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -3,7 +3,7 @@
 # and "trained twice" jobs wait for the k3 job of the same fold. An interrupted job resumes with
 # --c; a checkpoint trained under other settings is refused.
 #
-# Runs longer than one job (MedNeXt-L k5: 36.5 h of steps alone on an H100) continue by self-requeue.
+# Runs longer than one job (MedNeXt-L k5: 28-37 h of steps alone on an H100) continue by self-requeue.
 # The job asks for mednext.nnunet.requests' runtime (the run's estimate, capped at the cluster's
 # limit). The trainer starts no epoch that would end within cluster.notice_s of the SLURM job's end,
 # nor one after SIGTERM/SIGUSR1, nor the final validation without cluster.overhead_min left; it saves
