@@ -35,8 +35,8 @@ import torch.nn.functional as F
 
 from mednext.kernels import _triton_module, depthwise_conv3d, depthwise_conv_transpose3d
 
-BOUND = {"fp32": 1e-4, "bf16": 2e-2}
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+BOUND = {"fp32": 1e-4, "bf16": 2e-2, "fp16": 2e-2}
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def shapes(patch: int, batch: int, width: int = 32):
@@ -137,15 +137,18 @@ def run_one(name, kind, channels, grid, stride, k, dtype_name, batch, warmup, it
     if timed:
         row["kernel"] = min(timed, key=timed.get)
         row["triton_ms"] = timed[row["kernel"]]
-        row["auto"] = "torch" if row["torch_ms"] < row["triton_ms"] else "triton"
-        row["speedup"] = row["torch_ms"] / row["triton_ms"]
+        torch_ms = row.get("torch_ms", float("inf"))  # (PyTorch failing: Triton)
+        row["auto"] = "torch" if torch_ms < row["triton_ms"] else "triton"
+        row["speedup"] = torch_ms / row["triton_ms"]
     return row
 
 
-def choices(rows: list[dict], measured: str) -> dict:
-    """The choices file (mednext/kernels/choices.json): one entry per shape with a correct kernel."""
+def choices(rows: list[dict], measured: str, complete: bool) -> dict:
+    """The choices file (mednext/kernels/choices.json): one entry per shape with a correct kernel;
+    ``complete`` is false until every shape of the run has been measured (a run cut short)."""
     keys = ("kind", "stride", "k", "dtype", "grid", "channels", "kernel", "auto", "torch_ms", "triton_ms")
-    return {"measured": measured, "rows": [{k: r[k] for k in keys} for r in rows if r["ok"]]}
+    rows = [{k: r.get(k) for k in keys} for r in rows if r["ok"]]
+    return {"measured": measured, "complete": complete, "rows": rows}
 
 
 def _errs(errors: list[float]) -> str:
@@ -198,11 +201,12 @@ def main(argv=None) -> int:
     measured = (f"bench_dwconv.py on {gpu}, torch {torch.__version__}, "
                 f"triton {triton.__version__}, CUDA {torch.version.cuda}, "
                 f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, "
-                f"patch {args.patch}, batch {args.batch}")
+                f"patch {args.patch}, batch {args.batch}, cudnn.benchmark on")
     print(measured, flush=True)
     torch.manual_seed(0)
     torch.backends.cudnn.benchmark = True  # as nnU-Net's trainer and the step benchmark run PyTorch's convs
     rows = []
+    total = len(args.kernels) * len(args.dtypes) * len(list(shapes(args.patch, args.batch)))
     for k in args.kernels:
         for dtype in args.dtypes:
             for shape in shapes(args.patch, args.batch):
@@ -219,11 +223,12 @@ def main(argv=None) -> int:
                 if args.markdown:
                     Path(args.markdown).write_text(markdown(rows))
                 if args.choices:
-                    Path(args.choices).write_text(json.dumps(choices(rows, measured), indent=1) + "\n")
-    best = sum(min(r["torch_ms"], r["triton_ms"]) for r in rows if r["ok"])
-    total = {v: sum(r[f"{v}_ms"] for r in rows if r["ok"]) for v in ("torch", "triton")}
-    print(f"sum over all rows: torch {total['torch']:.1f} ms, triton (fastest kernel) {total['triton']:.1f} ms, "
-          f"auto {best:.1f} ms")
+                    table = choices(rows, measured, complete=len(rows) == total)
+                    Path(args.choices).write_text(json.dumps(table, indent=1) + "\n")
+    ok = [r for r in rows if r["ok"] and "torch_ms" in r]
+    sums = {v: sum(r[f"{v}_ms"] for r in ok) for v in ("torch", "triton")}
+    print(f"sum over all rows: torch {sums['torch']:.1f} ms, triton (fastest kernel) {sums['triton']:.1f} ms, "
+          f"auto {sum(min(r['torch_ms'], r['triton_ms']) for r in ok):.1f} ms")
     return 0 if all(r["ok"] for r in rows) else 1
 
 

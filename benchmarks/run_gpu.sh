@@ -11,7 +11,9 @@
 #   choices.json the fastest correct kernel per shape (commit it as mednext/kernels/choices.json)
 #   steps.json   training step, S/L x k3/k5 x fp32/bf16: dwconv torch vs auto (Triton, or PyTorch where
 #                choices.json says it is faster), timed with the choices just measured
-#   extra: monai.json (S k5 fp32 and bf16: torch, auto, MONAI), compile.json (S k5 bf16 compiled: torch, auto)
+#   extra: monai-{torch,auto,monai}.json (S k5 fp32 and bf16, one implementation each),
+#          compile-{auto,torch}.json (S k5 bf16 under torch.compile)
+#   Commit choices.json only where its "complete" is true (a time limit can cut bench_dwconv short).
 set -o pipefail
 out=${OUT:-benchmarks/out}
 mkdir -p "$out"

@@ -10,7 +10,7 @@ Backends (``dwconv=`` of :func:`mednext.create_mednext`):
 * ``"triton"``: our kernels; needs a CUDA tensor (or ``TRITON_INTERPRET=1``, which runs them on
   the CPU, slowly: for tests) and an fp32, bf16 or fp16 input.
 * ``"auto"`` (default): Triton for CUDA tensors of those dtypes when Triton imports, else PyTorch;
-  on shapes where PyTorch's kernel measured faster (:mod:`mednext.kernels.choices`), PyTorch.
+  on layer shapes where PyTorch's kernel measured faster (:mod:`mednext.kernels.choices`), PyTorch.
 
 The modules :class:`DepthwiseConv3d` and :class:`DepthwiseConvTranspose3d` are ``nn.Conv3d`` /
 ``nn.ConvTranspose3d`` with the backend switch: same parameters, same state dict.
@@ -140,13 +140,18 @@ def _triton_operands(kind: str, x, weight, bias, stride: int, padding: int):
 
 
 def _run_torch(kind: str, backend: str, x: torch.Tensor, stride: int, k: int) -> bool:
-    """Whether PyTorch computes this convolution: the backend resolved, then ``auto``'s measured
-    choice for this shape (PyTorch where its kernel was faster)."""
+    """Whether PyTorch computes this convolution: the backend resolved, then under ``auto`` the
+    measured choice for this layer shape (:mod:`mednext.kernels.choices`; unmeasured: PyTorch for
+    plain convs below 16 voxels along D, where its kernel measured faster at every such shape)."""
     dtype = _compute_dtype(x)
     if resolve_backend(backend, x.device, dtype) == "torch":
         return True
-    measured = choices.lookup(kind, stride, k, dtype, x.shape[2], x.shape[1]) if backend == "auto" else None
-    return measured is not None and measured[1] == "torch"
+    if backend != "auto":
+        return False
+    measured = choices.lookup(kind, stride, k, dtype, x.shape[2], x.shape[1])
+    if measured is None:
+        return kind == "conv" and x.shape[2] < 16
+    return measured[1] == "torch"
 
 
 def depthwise_conv3d(

@@ -2,18 +2,22 @@
 
 ``benchmarks/bench_dwconv.py`` times every depthwise convolution MedNeXt has at its real shape
 (128^3 patch, batch 2; kernel 3 and 5; fp32 and bf16) with PyTorch's kernel and with each of our
-Triton kernels, and writes the fastest choice per shape to ``choices.json``; the file beside this
-module is that output of a run on a GPU, committed (its ``measured`` field names the GPU, versions
-and date). Two choices per shape:
+Triton kernel families, and writes the fastest choice per shape to ``choices.json``; the file
+beside this module is that output of a run on a GPU, committed (its ``measured`` field names the
+GPU, versions and date). Two choices per layer shape:
 
-* ``kernel``: the Triton kernel of ``dwconv="triton"`` for a stride-1 conv, ``"band"`` or
-  ``"direct"`` (see :mod:`mednext.kernels.triton_dwconv`);
+* ``kernel``: the Triton kernel family that ``dwconv="triton"`` (and ``"auto"``, where it runs
+  Triton) uses for the layer's forward, input and weight gradient, ``"band"`` or ``"direct"``
+  (see :mod:`mednext.kernels.triton_dwconv`);
 * ``auto``: what ``dwconv="auto"`` runs on a CUDA tensor, ``"triton"`` or ``"torch"`` (PyTorch's own
   kernel is faster on some small grids).
 
-Shapes not in the file (other patch sizes or widths) take the defaults: band from 16 voxels along
-D up, Triton under ``auto``. ``MEDNEXT_DWCONV_CHOICES=path`` reads another file (benchmarks use it to
-time the choices of the run they just measured).
+A layer shape is (conv or transpose, stride, k, dtype, channels, input extent along D): other H
+and W extents, or another batch size, with the same D take the same row. Shapes not in the file
+take the defaults of :func:`mednext.kernels.triton_dwconv.use_band` and of ``auto`` (Triton,
+except plain convs below 16 voxels along D: PyTorch, faster at every such measured shape). fp16
+takes bf16's rows (the same kernels on 16-bit inputs). ``MEDNEXT_DWCONV_CHOICES=path`` reads
+another file (benchmarks use it to time the choices of the run they just measured).
 """
 
 from __future__ import annotations
@@ -28,38 +32,36 @@ FILE = Path(__file__).with_name("choices.json")
 # fp16 takes bf16's choices: the same kernels on 16-bit inputs (the measurement has fp32 and bf16)
 DTYPE_NAMES = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "bf16"}
 
-_LOADED: dict[str, dict] = {}  # path -> {key: row}
-
-
-def key(kind: str, stride: int, k: int, dtype: torch.dtype | str, grid: int, channels: int) -> str:
-    """One convolution shape: ``kind`` conv or transpose, ``grid`` the input's extent along D."""
-    dtype = dtype if isinstance(dtype, str) else DTYPE_NAMES.get(dtype, str(dtype))
-    return f"{kind} s{stride} k{k} {dtype} C{channels} D{grid}"
+_TABLES: dict[str, dict[tuple, tuple[str, str]]] = {}  # path -> {shape: (kernel, auto)}
 
 
 def _path() -> str:
     return os.environ.get("MEDNEXT_DWCONV_CHOICES") or str(FILE)
 
 
+def _load(path: str) -> dict[tuple, tuple[str, str]]:
+    rows = json.loads(Path(path).read_text())["rows"] if Path(path).is_file() else []
+    return {(r["kind"], r["stride"], r["k"], r["dtype"], r["channels"], r["grid"]): (r["kernel"], r["auto"]) for r in rows}
+
+
 def table_source() -> str:
-    """The file the choices come from and the measurement it records (for benchmark reports)."""
+    """The file the choices come from and the measurement it records (for run records and reports)."""
     path = _path()
     if not Path(path).is_file():
         return f"{path} (absent: defaults)"
     return f"{path}: {json.loads(Path(path).read_text()).get('measured', '?')}"
 
 
-def table() -> dict[str, dict]:
-    """The measured choices, by :func:`key` (empty when no file is there)."""
+def lookup(kind: str, stride: int, k: int, dtype: torch.dtype, grid: int, channels: int) -> tuple[str, str] | None:
+    """``(kernel, auto)`` measured for this layer shape (``grid``: the input's extent along D), or
+    None where it was not measured.
+
+    Plain dictionary reads once the file is loaded (at import for the default file), so that
+    ``torch.compile`` traces them, with static or dynamic shapes."""
     path = _path()
-    if path not in _LOADED:
-        rows = json.loads(Path(path).read_text())["rows"] if Path(path).is_file() else []
-        _LOADED[path] = {key(r["kind"], r["stride"], r["k"], r["dtype"], r["grid"], r["channels"]): r for r in rows}
-    return _LOADED[path]
+    if path not in _TABLES:
+        _TABLES[path] = _load(path)
+    return _TABLES[path].get((kind, stride, k, DTYPE_NAMES.get(dtype), channels, grid))
 
 
-@torch.compiler.assume_constant_result  # torch.compile reads the file once, when it traces a layer
-def lookup(kind: str, stride: int, k: int, dtype: torch.dtype | str, grid: int, channels: int) -> tuple[str, str] | None:
-    """``(kernel, auto)`` measured for this shape, or None where it was not measured."""
-    row = table().get(key(kind, stride, k, dtype, grid, channels))
-    return (row["kernel"], row["auto"]) if row else None
+_TABLES[str(FILE)] = _load(str(FILE))

@@ -1,6 +1,12 @@
 """Depthwise 3D convolution in Triton: forward, input gradient, weight and bias gradient.
 
-Three kernels cover every depthwise convolution MedNeXt has, forward and backward:
+Two families of kernels compute every depthwise convolution MedNeXt has, forward and backward;
+per layer shape one of them runs (:func:`use_band`, from the measured table of
+:mod:`mednext.kernels.choices`).
+
+**direct**: one tap at a time. Each program owns one (sample, channel) and a ``BD x BH x BW`` tile
+of outputs; for every tap it loads the shifted input tile (masked at the borders), which stays in
+L1/L2 with its halo.
 
 * ``_gather_kernel``: ``y[o] = b + sum_t w[t] * x[o * S - P + t]`` (a strided convolution). It is
   the forward of ``Conv3d`` and the input gradient of ``ConvTranspose3d``.
@@ -13,10 +19,13 @@ Three kernels cover every depthwise convolution MedNeXt has, forward and backwar
   fixed order: deterministic, no atomics. ``g = dy, a = x`` for ``Conv3d``, ``g = x, a = dy`` for
   ``ConvTranspose3d``.
 
-Each program owns one (sample, channel) and a ``BD x BH x BW`` tile of outputs. For every tap it
-loads the shifted input tile (masked at the borders); the tile and its halo stay in L1/L2, so
-device memory sees each input about once. Inputs are fp32, bf16 or fp16; products accumulate in
-fp32; outputs take the input's dtype.
+**band**: the convolution as matrix products on the tensor cores (``_band_kernel``,
+``_band_weight_grad_kernel``; see the comment above them). They compute the same functions except
+the forward of a strided transposed convolution, which stays with ``_scatter_kernel``; their
+weight-gradient programs each sum several tiles of one (sample, channel, tap row) before writing
+partial sums, again deterministic.
+
+Inputs are fp32, bf16 or fp16; products accumulate in fp32; outputs take the input's dtype.
 
 The ops are registered with ``torch.library.triton_op`` (``mednext::dwconv3d``,
 ``mednext::dwconv3d_transpose``, ``mednext::dwconv3d_weight_grad``), with autograd and
@@ -29,14 +38,12 @@ when the kernels are defined, i.e. at import.
 
 from __future__ import annotations
 
-import os
-
 import torch
 import triton
 import triton.language as tl
 from torch.library import triton_op, wrap_triton
 
-from mednext.kernels import choices
+from mednext.kernels import _interpreting, choices
 
 SUPPORTED_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
@@ -187,6 +194,13 @@ def _weight_grad_kernel(
 
 
 @triton.jit
+def _band_tile_coords(t, tiles_h, tiles_w, BD: tl.constexpr, BH: tl.constexpr, BW: tl.constexpr):
+    """First output plane along D, and the H and W coordinates of the BH x BW positions, of tile ``t``."""
+    q = tl.arange(0, BH * BW)
+    return (t // (tiles_w * tiles_h)) * BD, ((t // tiles_w) % tiles_h) * BH + q // BW, (t % tiles_w) * BW + q % BW
+
+
+@triton.jit
 def _band_rows(x_base, d0, h, w, j, D, H, W,
                K: tl.constexpr, S: tl.constexpr, P: tl.constexpr, E: tl.constexpr, R: tl.constexpr):
     """X_j of the comment above: rows (l, e), columns the tile's outputs (h, w); zeros outside x."""
@@ -213,10 +227,7 @@ def _band_kernel(
     t = pid % tiles
     nc = pid // tiles
     c = nc % C
-    d0 = (t // (tiles_w * tiles_h)) * BD
-    q = tl.arange(0, BH * BW)
-    h = ((t // tiles_w) % tiles_h) * BH + q // BW
-    w = (t % tiles_w) * BW + q % BW
+    d0, h, w = _band_tile_coords(t, tiles_h, tiles_w, BD, BH, BW)
     x_base = x_ptr + nc.to(tl.int64) * D * H * W
     a = tl.arange(0, BD)
     r = tl.arange(0, R)
@@ -263,13 +274,10 @@ def _band_weight_grad_kernel(
     n = nc // C
     g_base = g_ptr + nc.to(tl.int64) * GD * GH * GW
     a_base = a_ptr + nc.to(tl.int64) * AD * AH * AW
-    q = tl.arange(0, BH * BW)
     a = tl.arange(0, BD)
     acc = tl.zeros((R, BD), dtype=tl.float32)
     for t in range(chunk * per_chunk, tl.minimum(chunk * per_chunk + per_chunk, tiles)):
-        d0 = (t // (tiles_w * tiles_h)) * BD
-        h = ((t // tiles_w) % tiles_h) * BH + q // BW
-        w = (t % tiles_w) * BW + q % BW
+        d0, h, w = _band_tile_coords(t, tiles_h, tiles_w, BD, BH, BW)
         inside = ((d0 + a) < GD)[:, None] & ((h < GH) & (w < GW))[None, :]
         g = tl.load(g_base + (d0 + a)[:, None] * GH * GW + (h * GW + w)[None, :], mask=inside, other=0.0)
         rows = _band_rows(a_base, d0, h, w, j, AD, AH, AW, K, S, P, E, R)
@@ -297,21 +305,24 @@ _MAX_TILE = {"conv": (8, 8, 32), "weight_grad": (8, 16, 32)}  # BD, BH, BW
 # program sums up to 16 such tiles.
 _BAND_BD, _BAND_HW, _BAND_MAX_BW, _BAND_TILES_PER_PROGRAM = 16, {1: 64, 2: 32}, 32, 16
 
-# Which kernel computes the convolutions: "band" or "direct" everywhere, or None for the measured
-# choice per layer shape (mednext.kernels.choices; unmeasured shapes: band for stride 1 from 16
-# voxels along D up, else direct). Tests and benchmarks set it.
+# Which kernel family computes the convolutions: "band" or "direct" everywhere, or None for the
+# measured choice per layer shape (mednext.kernels.choices). Tests and benchmarks set it.
 KERNEL: str | None = None
 
 
 def use_band(kind: str, stride: int, k: int, dtype: torch.dtype, grid: int, channels: int) -> bool:
     """Whether a layer (``kind`` conv or transpose, ``grid`` its input's extent along D) runs the
-    band kernels (forward, input and weight gradient, where they apply) or the direct ones."""
+    band kernels (forward, input and weight gradient, where they apply) or the direct ones.
+
+    Unmeasured shapes: band for 16-bit inputs at stride 1 from 16 voxels along D up (where it
+    measured faster at every such shape), else direct (fp32: band's three TF32 products measured
+    slower than direct at most shapes)."""
     if KERNEL is not None:
         return KERNEL == "band"
     measured = choices.lookup(kind, stride, k, dtype, grid, channels)
     if measured:
         return measured[0] == "band"
-    return stride == 1 and grid >= _BAND_BD
+    return dtype != torch.float32 and stride == 1 and grid >= _BAND_BD
 
 
 def _tile(grid: tuple[int, int, int], kind: str) -> tuple[int, int, int, int]:
@@ -331,7 +342,7 @@ def _band_tile(grid: tuple[int, int, int], k: int, stride: int, dtype: torch.dty
     hw = _BAND_HW.get(stride, 32)
     bw = min(_BAND_MAX_BW, hw, triton.next_power_of_2(int(grid[2])))
     e = stride * (_BAND_BD - 1) + k
-    upcast = dtype == torch.bfloat16 and os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+    upcast = dtype == torch.bfloat16 and _interpreting()
     precision = "tf32x3" if dtype == torch.float32 or upcast else "tf32"  # "tf32": 16-bit products as they are
     rows = triton.next_power_of_2(k * e)
     return {"BD": _BAND_BD, "BH": hw // bw, "BW": bw, "E": e, "R": rows, "UPCAST": upcast, "PRECISION": precision,
@@ -350,6 +361,22 @@ def _band(x, weight, bias, stride: int, padding: int, flip: bool, out_grid) -> t
         K=k, S=stride, P=padding, FLIP=flip, HAS_BIAS=bias is not None, **tile,
     )
     return y
+
+
+def _band_weight_grad(coarse, fine, k: int, stride: int, padding: int) -> torch.Tensor:
+    """The weight gradient (see :func:`dwconv3d_weight_grad`) by the band kernel."""
+    n, c = coarse.shape[:2]
+    g_grid, a_grid = tuple(coarse.shape[2:]), tuple(fine.shape[2:])
+    tile = _band_tile(g_grid, k, stride, coarse.dtype)
+    th, tw, tiles = _tiles(g_grid, tile["BD"], tile["BH"], tile["BW"])
+    per_chunk = min(tiles, _BAND_TILES_PER_PROGRAM)
+    chunks = triton.cdiv(tiles, per_chunk)
+    partial = torch.empty((n * chunks, c, k**3), dtype=torch.float32, device=coarse.device)
+    wrap_triton(_band_weight_grad_kernel)[(n * c * k * chunks,)](
+        coarse, fine, partial, c, *g_grid, *a_grid, th, tw, tiles, chunks, per_chunk,
+        K=k, S=stride, P=padding, KP=triton.next_power_of_2(k), **tile,
+    )
+    return partial.sum(0).view(c, 1, k, k, k)
 
 
 @triton_op("mednext::dwconv3d", mutates_args=())
@@ -404,16 +431,7 @@ def dwconv3d_weight_grad(
     k = kernel_size
     g_grid, a_grid = tuple(coarse.shape[2:]), tuple(fine.shape[2:])
     if band:
-        tile = _band_tile(g_grid, k, stride, coarse.dtype)
-        th, tw, tiles = _tiles(g_grid, tile["BD"], tile["BH"], tile["BW"])
-        per_chunk = min(tiles, _BAND_TILES_PER_PROGRAM)
-        chunks = triton.cdiv(tiles, per_chunk)
-        partial = torch.empty((n * chunks, c, k**3), dtype=torch.float32, device=coarse.device)
-        wrap_triton(_band_weight_grad_kernel)[(n * c * k * chunks,)](
-            coarse, fine, partial, c, *g_grid, *a_grid, th, tw, tiles, chunks, per_chunk,
-            K=k, S=stride, P=padding, KP=triton.next_power_of_2(k), **tile,
-        )
-        return partial.sum(0).view(c, 1, k, k, k)
+        return _band_weight_grad(coarse, fine, k, stride, padding)
     bd, bh, bw, warps = _tile(g_grid, "weight_grad")
     th, tw, tiles = _tiles(g_grid, bd, bh, bw)
     partial = torch.empty((n * tiles, c, k**3), dtype=torch.float32, device=coarse.device)

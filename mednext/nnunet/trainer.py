@@ -81,11 +81,10 @@ class nnUNetTrainerMedNeXt(BudgetedTrainer):
 
     @property
     def dwconv_choices(self) -> str | None:
-        """Where ``auto`` on CUDA takes its per-layer choices from (Triton's kernel family, or
-        PyTorch's kernel on the shapes where it measured faster): the file and its measurement."""
-        if self.dwconv_backend != "triton" or unwrap(self.network).dwconv != "auto":
-            return None
-        return choices.table_source()
+        """Where the Triton backend takes its per-layer choices from (the kernel family; under
+        ``auto`` also PyTorch's kernel on the shapes where it measured faster): the file and its
+        measurement. None where PyTorch computes every depthwise conv."""
+        return choices.table_source() if self.dwconv_backend == "triton" else None
 
     @classmethod
     def build_network_architecture(cls, plans_manager: PlansManager, configuration_manager: ConfigurationManager,

@@ -103,7 +103,7 @@ def test_every_trainer_trains_through_the_cli(trained, trainer):
     assert record["initial_lr"] == (1e-3 if is_mednext else 1e-4)
     assert record["deep_supervision"] is is_mednext
     assert record["dwconv"] == ("torch" if is_mednext else None)  # dwconv="auto" resolves to PyTorch on the CPU
-    assert record["dwconv_choices"] is None  # (the measured per-layer choices apply on CUDA only)
+    assert record["dwconv_choices"] is None  # (the measured per-layer choices apply to the Triton backend only)
     if trainer in DEPENDS:
         source = record["initialised_from"]
         assert source["trainer"] == DEPENDS[trainer]

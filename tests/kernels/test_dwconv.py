@@ -22,17 +22,14 @@ OPS = {"conv": (depthwise_conv3d, F.conv3d), "transpose": (depthwise_conv_transp
 
 
 @pytest.fixture(params=["direct", "band"])
-def kernel(request, monkeypatch):
+def kernel(request, monkeypatch, band_launches):
     """Run the test with one kernel family everywhere, and check afterwards that it ran: every
-    forward and backward of a layer launches the band kernel (forward or input gradient) in band
-    mode, and never in direct mode."""
-    mod = _triton_module()
-    monkeypatch.setattr(mod, "KERNEL", request.param)
-    launches = []
-    band = mod._band
-    monkeypatch.setattr(mod, "_band", lambda *args: launches.append(1) or band(*args))
+    forward and backward of a layer launches both band kernels (forward or input gradient, and
+    weight gradient) in band mode, and neither in direct mode."""
+    monkeypatch.setattr(_triton_module(), "KERNEL", request.param)
     yield request.param
-    assert bool(launches) == (request.param == "band")
+    launched = {name for name, _ in band_launches}
+    assert launched == ({"band", "band_weight_grad"} if request.param == "band" else set())
 
 
 def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -140,10 +137,13 @@ def test_layers_keep_pytorch_parameters_and_outputs(cls, ref_cls, triton_calls):
     assert sum(triton_calls.values()) == 1
 
 
-def test_compiles_without_graph_break(triton_calls):
-    """Dynamo traces the ops as one graph (fullgraph: a graph break is an error) and autograd runs
-    through them. The "eager" backend runs that graph as is: Inductor cannot compile interpreted
-    Triton kernels on the CPU (on a GPU it compiles them; see benchmarks/RESULTS.md)."""
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_compiles_without_graph_break(dynamic, triton_calls):
+    """Dynamo traces the ops as one graph (fullgraph: a graph break is an error), with static and
+    dynamic shapes, and autograd runs through them. The "eager" backend runs that graph as is:
+    Inductor cannot compile interpreted Triton kernels on the CPU (on a GPU it compiles them; see
+    benchmarks/RESULTS.md)."""
+    torch._dynamo.reset()
 
     def f(x, w, b):
         return depthwise_conv3d(x, w, b, 1, 1, backend="triton").sin().sum()
@@ -151,7 +151,7 @@ def test_compiles_without_graph_break(triton_calls):
     x = torch.randn(1, 2, 5, 4, 3, requires_grad=True)
     w = torch.randn(2, 1, 3, 3, 3, requires_grad=True)
     b = torch.randn(2, requires_grad=True)
-    compiled = torch.compile(f, fullgraph=True, backend="eager")
+    compiled = torch.compile(f, fullgraph=True, backend="eager", dynamic=dynamic)
     got = torch.autograd.grad(compiled(x, w, b), (x, w, b))
     want = torch.autograd.grad(f(x, w, b), (x, w, b))
     for a, b_ in zip(got, want):

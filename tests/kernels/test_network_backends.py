@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from mednext import MedNeXt, VARIANTS, upkern
+from mednext.kernels import _triton_module
 
 from .counting import count_triton_calls
 
@@ -71,8 +72,12 @@ def test_triton_backend_equals_torch_backend_k3(k3):
     check_equal(k3)
 
 
-def test_triton_backend_equals_torch_backend_k5():
+def test_triton_backend_equals_torch_backend_k5_on_the_band_kernels(monkeypatch, band_launches):
+    """k5 with the band kernels in every layer (k3 above: fp32 takes the direct ones by default)."""
+    monkeypatch.setattr(_triton_module(), "KERNEL", "band")
     check_equal(forward_backward(5))
+    assert {name for name, _ in band_launches} == {"band", "band_weight_grad"}
+    assert {stride for _, stride in band_launches} == {1, 2}
 
 
 def test_checkpoint_moves_between_backends_and_upkern_from_triton_k3(k3):
