@@ -141,17 +141,11 @@ def _triton_operands(kind: str, x, weight, bias, stride: int, padding: int):
 
 def _run_torch(kind: str, backend: str, x: torch.Tensor, stride: int, k: int) -> bool:
     """Whether PyTorch computes this convolution: the backend resolved, then under ``auto`` the
-    measured choice for this layer shape (:mod:`mednext.kernels.choices`; unmeasured: PyTorch for
-    plain convs below 16 voxels along D, where its kernel measured faster at every such shape)."""
+    choice for this layer shape (:func:`mednext.kernels.choices.choose`)."""
     dtype = _compute_dtype(x)
     if resolve_backend(backend, x.device, dtype) == "torch":
         return True
-    if backend != "auto":
-        return False
-    measured = choices.lookup(kind, stride, k, dtype, x.shape[2], x.shape[1])
-    if measured is None:
-        return kind == "conv" and x.shape[2] < 16
-    return measured[1] == "torch"
+    return backend == "auto" and choices.choose(kind, stride, k, dtype, x.shape[2], x.shape[1])[1] == "torch"
 
 
 def depthwise_conv3d(

@@ -14,9 +14,7 @@ GPU, versions and date). Two choices per layer shape:
 
 A layer shape is (conv or transpose, stride, k, dtype, channels, input extent along D): other H
 and W extents, or another batch size, with the same D take the same row. Shapes not in the file
-take the defaults of :func:`mednext.kernels.triton_dwconv.use_band` and of ``auto`` (Triton,
-except plain convs below 16 voxels along D: PyTorch, faster at every such measured shape). fp16
-takes bf16's rows (the same kernels on 16-bit inputs). ``MEDNEXT_DWCONV_CHOICES=path`` reads
+take the defaults of :func:`choose`. fp16 takes bf16's rows (the same kernels on 16-bit inputs). ``MEDNEXT_DWCONV_CHOICES=path`` reads
 another file (benchmarks use it to time the choices of the run they just measured).
 """
 
@@ -39,9 +37,14 @@ def _path() -> str:
     return os.environ.get("MEDNEXT_DWCONV_CHOICES") or str(FILE)
 
 
+def _key(kind: str, stride: int, k: int, dtype: str, channels: int, grid: int) -> tuple:
+    return kind, stride, k, dtype, channels, grid
+
+
 def _load(path: str) -> dict[tuple, tuple[str, str]]:
     rows = json.loads(Path(path).read_text())["rows"] if Path(path).is_file() else []
-    return {(r["kind"], r["stride"], r["k"], r["dtype"], r["channels"], r["grid"]): (r["kernel"], r["auto"]) for r in rows}
+    return {_key(r["kind"], r["stride"], r["k"], r["dtype"], r["channels"], r["grid"]): (r["kernel"], r["auto"])
+            for r in rows}
 
 
 def table_source() -> str:
@@ -61,7 +64,23 @@ def lookup(kind: str, stride: int, k: int, dtype: torch.dtype, grid: int, channe
     path = _path()
     if path not in _TABLES:
         _TABLES[path] = _load(path)
-    return _TABLES[path].get((kind, stride, k, DTYPE_NAMES.get(dtype), channels, grid))
+    return _TABLES[path].get(_key(kind, stride, k, DTYPE_NAMES.get(dtype), channels, grid))
+
+
+# Unmeasured shapes: band (its tile has 16 outputs along D) only for 16-bit inputs at stride 1 from
+# 16 voxels along D up, where it measured faster at every such shape (fp32: its three TF32
+# products measured slower than direct at most shapes); PyTorch under auto for plain convs below
+# 16 voxels along D, where its kernel measured faster at every such shape.
+_SMALL_GRID = 16
+
+
+def choose(kind: str, stride: int, k: int, dtype: torch.dtype, grid: int, channels: int) -> tuple[str, str]:
+    """``(kernel, auto)`` for this layer shape: measured (:func:`lookup`), else the defaults above."""
+    measured = lookup(kind, stride, k, dtype, grid, channels)
+    if measured is not None:
+        return measured
+    band = dtype != torch.float32 and stride == 1 and grid >= _SMALL_GRID
+    return "band" if band else "direct", "torch" if kind == "conv" and grid < _SMALL_GRID else "triton"
 
 
 _TABLES[str(FILE)] = _load(str(FILE))

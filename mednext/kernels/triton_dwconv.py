@@ -312,17 +312,11 @@ KERNEL: str | None = None
 
 def use_band(kind: str, stride: int, k: int, dtype: torch.dtype, grid: int, channels: int) -> bool:
     """Whether a layer (``kind`` conv or transpose, ``grid`` its input's extent along D) runs the
-    band kernels (forward, input and weight gradient, where they apply) or the direct ones.
-
-    Unmeasured shapes: band for 16-bit inputs at stride 1 from 16 voxels along D up (where it
-    measured faster at every such shape), else direct (fp32: band's three TF32 products measured
-    slower than direct at most shapes)."""
+    band kernels (forward, input and weight gradient, where they apply) or the direct ones: the
+    measured choice of :func:`mednext.kernels.choices.choose`, unless ``KERNEL`` says otherwise."""
     if KERNEL is not None:
         return KERNEL == "band"
-    measured = choices.lookup(kind, stride, k, dtype, grid, channels)
-    if measured:
-        return measured[0] == "band"
-    return dtype != torch.float32 and stride == 1 and grid >= _BAND_BD
+    return choices.choose(kind, stride, k, dtype, grid, channels)[0] == "band"
 
 
 def _tile(grid: tuple[int, int, int], kind: str) -> tuple[int, int, int, int]:
