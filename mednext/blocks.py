@@ -25,6 +25,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from mednext.kernels import DepthwiseConv3d, DepthwiseConvTranspose3d
 
@@ -44,12 +45,20 @@ class ConvNeXtBranch(nn.Module):
         out_channels: channels of the output.
         expansion: expansion ratio R of the inverted bottleneck (hidden width R*C).
         depthwise: the depthwise (possibly strided or transposed) conv, C -> C.
+        recompute: while training, keep only the depthwise conv's output for backward and
+            recompute GroupNorm, expand, GELU and project from it (``torch.utils.checkpoint``):
+            the hidden R*C-channel tensors are never held, at the cost of running those four
+            again in backward. Outputs and gradients are the same. The attribute of the same
+            name switches it after construction (:class:`mednext.network.MedNeXt` sets it for
+            ``checkpointing="pointwise"``).
 
     Shapes: ``(N, C, *grid) -> (N, out_channels, *grid')`` where ``grid'`` is what
     ``depthwise`` makes of ``grid``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, expansion: int, depthwise: nn.Module) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, expansion: int, depthwise: nn.Module, recompute: bool = False
+    ) -> None:
         super().__init__()
         if expansion < 1:
             raise ValueError(f"expansion ratio must be >= 1, got {expansion}")
@@ -58,9 +67,17 @@ class ConvNeXtBranch(nn.Module):
         self.expand = nn.Conv3d(in_channels, expansion * in_channels, kernel_size=1)
         self.act = nn.GELU()
         self.project = nn.Conv3d(expansion * in_channels, out_channels, kernel_size=1)
+        self.recompute = recompute
+
+    def pointwise(self, x: torch.Tensor) -> torch.Tensor:
+        """GroupNorm -> expand -> GELU -> project: everything after the depthwise conv."""
+        return self.project(self.act(self.expand(self.norm(x))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.project(self.act(self.expand(self.norm(self.dwconv(x)))))
+        x = self.dwconv(x)
+        if self.recompute and self.training and torch.is_grad_enabled():
+            return checkpoint(self.pointwise, x, use_reentrant=False)
+        return self.pointwise(x)
 
 
 class MedNeXtBlock(nn.Module):

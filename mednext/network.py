@@ -22,13 +22,25 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from mednext.blocks import MedNeXtBlock, MedNeXtDownBlock, MedNeXtUpBlock, OutputHead
+from mednext.blocks import ConvNeXtBranch, MedNeXtBlock, MedNeXtDownBlock, MedNeXtUpBlock, OutputHead
 from mednext.kernels import DepthwiseConv3d, DepthwiseConvTranspose3d, check_backend
 
-__all__ = ["MedNeXt", "NUM_STAGES", "DIVISOR"]
+__all__ = ["CHECKPOINTING", "MedNeXt", "NUM_STAGES", "DIVISOR", "check_checkpointing"]
 
 NUM_STAGES = 9  # enc0..enc3, bottleneck, dec3..dec0
 DIVISOR = 16  # four stride-2 downsamplings
+# What backward recomputes instead of keeping: nothing; the pointwise part of every block (GroupNorm,
+# expand, GELU, project); or every block (the official code's choice for M and L).
+CHECKPOINTING = ("none", "pointwise", "block")
+
+
+def check_checkpointing(mode: bool | str) -> str:
+    """One of :data:`CHECKPOINTING`; ``True`` means ``"block"`` and ``False`` ``"none"``."""
+    if isinstance(mode, bool):
+        return "block" if mode else "none"
+    if mode not in CHECKPOINTING:
+        raise ValueError(f"checkpointing must be one of {CHECKPOINTING} (or True/False), got {mode!r}")
+    return mode
 
 
 def _stage(channels: int, expansion: int, num_blocks: int, kernel_size: int, dwconv: str) -> nn.Sequential:
@@ -50,8 +62,14 @@ class MedNeXt(nn.Module):
             the same name; switching it on needs the heads, i.e. ``deep_supervision=True`` here.
         residual_resampling: residual 1x1x1 paths in the down and up blocks (the paper's
             default); ``False`` is the ablation with plain resampling blocks.
-        checkpointing: gradient checkpointing per block while training (the official code
-            does this for M and L). Saves memory, costs one extra forward; results are identical.
+        checkpointing: what backward recomputes instead of keeping, while training: ``"none"``;
+            ``"pointwise"``, GroupNorm, expand, GELU and project of every block, so that only the
+            input and the depthwise conv's output of a block are kept (costs those four ops once
+            more, not the depthwise conv); ``"block"``, every block (the official code's choice
+            for M and L; costs one more forward). ``True`` is ``"block"``, ``False`` ``"none"``.
+            Outputs and gradients are the same in every mode; the attribute of the same name
+            switches it after construction. ``python benchmarks/bench_memory.py`` counts each
+            mode's memory.
         dwconv: backend of every depthwise conv: ``"auto"`` (our Triton kernels on CUDA when
             Triton imports, else PyTorch), ``"torch"`` or ``"triton"`` (see :mod:`mednext.kernels`).
             Parameters and state dict are the same for all three; the attribute of the same name
@@ -73,7 +91,7 @@ class MedNeXt(nn.Module):
         kernel_size: int = 3,
         deep_supervision: bool = False,
         residual_resampling: bool = True,
-        checkpointing: bool = False,
+        checkpointing: bool | str = "none",
         dwconv: str = "auto",
     ) -> None:
         super().__init__()
@@ -90,7 +108,6 @@ class MedNeXt(nn.Module):
         self.num_classes = num_classes
         self.kernel_size = kernel_size
         self.residual_resampling = residual_resampling
-        self.checkpointing = checkpointing
         widths = [channels * 2**level for level in range(5)]
         k, res, dw = kernel_size, residual_resampling, check_backend(dwconv)
         self._dwconv = dw
@@ -108,6 +125,19 @@ class MedNeXt(nn.Module):
             nn.ModuleList(OutputHead(widths[lv], num_classes) for lv in range(1, 5)) if deep_supervision else None
         )
         self._deep_supervision = deep_supervision
+        self.checkpointing = checkpointing
+
+    @property
+    def checkpointing(self) -> str:
+        """What backward recomputes: ``"none"``, ``"pointwise"`` or ``"block"``."""
+        return self._checkpointing
+
+    @checkpointing.setter
+    def checkpointing(self, mode: bool | str) -> None:
+        self._checkpointing = check_checkpointing(mode)
+        for module in self.modules():
+            if isinstance(module, ConvNeXtBranch):
+                module.recompute = self._checkpointing == "pointwise"
 
     @property
     def dwconv(self) -> str:
@@ -151,7 +181,7 @@ class MedNeXt(nn.Module):
 
     def _run(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """Apply a block or a stage, checkpointing each block when asked to and useful."""
-        if not (self.checkpointing and self.training and torch.is_grad_enabled()):
+        if not (self._checkpointing == "block" and self.training and torch.is_grad_enabled()):
             return module(x)
         for block in module if isinstance(module, nn.Sequential) else (module,):
             x = checkpoint(block, x, use_reentrant=False)

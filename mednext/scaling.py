@@ -22,19 +22,19 @@ class Variant:
 
     expansion: tuple[int, ...]  # R per stage: enc0..enc3, bottleneck, dec3..dec0
     blocks: tuple[int, ...]  # B per stage, same order
-    checkpointing: bool  # the official code checkpoints M and L per block
+    checkpointing: str  # mednext.network.CHECKPOINTING; the official code checkpoints M and L per block
     channels: int = 32
 
 
 VARIANTS: dict[str, Variant] = {
     # S k3: 5.6 M params, 130 GFLOPs; S k5: 5.9 M, 169 GFLOPs
-    "S": Variant(expansion=(2,) * 9, blocks=(2,) * 9, checkpointing=False),
+    "S": Variant(expansion=(2,) * 9, blocks=(2,) * 9, checkpointing="none"),
     # B k3: 10.5 M, 170 GFLOPs; B k5: 11.0 M, 208 GFLOPs
-    "B": Variant(expansion=(2, 3, 4, 4, 4, 4, 4, 3, 2), blocks=(2,) * 9, checkpointing=False),
+    "B": Variant(expansion=(2, 3, 4, 4, 4, 4, 4, 3, 2), blocks=(2,) * 9, checkpointing="none"),
     # M k3: 17.6 M, 248 GFLOPs; M k5: 18.3 M, 308 GFLOPs
-    "M": Variant(expansion=(2, 3, 4, 4, 4, 4, 4, 3, 2), blocks=(3, 4, 4, 4, 4, 4, 4, 4, 3), checkpointing=True),
+    "M": Variant(expansion=(2, 3, 4, 4, 4, 4, 4, 3, 2), blocks=(3, 4, 4, 4, 4, 4, 4, 4, 3), checkpointing="block"),
     # L k3: 61.8 M, 500 GFLOPs; L k5: 63.0 M, 564 GFLOPs
-    "L": Variant(expansion=(3, 4, 8, 8, 8, 8, 8, 4, 3), blocks=(3, 4, 8, 8, 8, 8, 8, 4, 3), checkpointing=True),
+    "L": Variant(expansion=(3, 4, 8, 8, 8, 8, 8, 4, 3), blocks=(3, 4, 8, 8, 8, 8, 8, 4, 3), checkpointing="block"),
 }
 
 # (variant, kernel) -> (params in millions, GFLOPs at 1x1x128^3). Source: MIC-DKFZ/MedNeXt README.
@@ -57,7 +57,7 @@ def create_mednext(
     kernel_size: int = 3,
     deep_supervision: bool = False,
     residual_resampling: bool = True,
-    checkpointing: bool | None = None,
+    checkpointing: bool | str | None = None,
     dwconv: str = "auto",
 ) -> MedNeXt:
     """Build MedNeXt-``variant`` with kernel ``kernel_size``.
@@ -69,8 +69,9 @@ def create_mednext(
         kernel_size: depthwise kernel size everywhere (3 or 5 in the paper; any odd size works).
         deep_supervision: return the five outputs 1 .. 1/16 (see :class:`MedNeXt`).
         residual_resampling: ``False`` for the ablation without residual down/up paths.
-        checkpointing: gradient checkpointing per block; ``None`` = the official default
-            for the variant (on for M and L, off for S and B).
+        checkpointing: what backward recomputes, ``"none"``, ``"pointwise"`` or ``"block"``
+            (see :class:`MedNeXt`; ``True`` = ``"block"``); ``None`` = the official default for
+            the variant (``"block"`` for M and L, ``"none"`` for S and B).
         dwconv: depthwise-conv backend, ``"auto"`` (Triton on CUDA when it imports, else
             PyTorch), ``"torch"`` or ``"triton"``; the state dict is the same for all three.
     """

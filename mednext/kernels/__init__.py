@@ -115,18 +115,22 @@ def _check(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, str
         )
 
 
+def _autocasting(x: torch.Tensor) -> bool:
+    """Whether an autocast region is active for ``x``'s device (never on ``meta``, which has none)."""
+    device = x.device.type
+    return torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device)
+
+
 def _compute_dtype(x: torch.Tensor) -> torch.dtype:
     """The dtype a convolution of ``x`` computes in: the autocast dtype inside an autocast region."""
-    device = x.device.type
-    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else x.dtype
+    return torch.get_autocast_dtype(x.device.type) if _autocasting(x) else x.dtype
 
 
 def _autocast(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):
     """What autocast would do to a convolution's operands (custom ops are not autocast by torch)."""
-    device = x.device.type
-    if not torch.is_autocast_enabled(device):
+    if not _autocasting(x):
         return x, weight, bias
-    dtype = torch.get_autocast_dtype(device)
+    dtype = torch.get_autocast_dtype(x.device.type)
     return x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype)
 
 
