@@ -78,3 +78,15 @@ def test_train_requests_follow_the_model_and_stop_at_the_cap():
     assert train_request(run_spec("btcv", "unetr", 0, cfg), cfg).runtime_min == cap  # unknown speed: the cap
     cfg["resources"]["train"]["runtime"] = 90  # a fixed runtime wins for every model
     assert train_request(run_spec("btcv", "mednext_L_k5_upkern", 0, cfg), cfg).runtime_min == 90
+
+
+def test_checkpointing_from_the_environment(monkeypatch):
+    from mednext.nnunet.trainer import nnUNetTrainerMedNeXt
+
+    monkeypatch.delenv("MEDNEXT_CHECKPOINTING", raising=False)
+    assert nnUNetTrainerMedNeXt.checkpointing_from_env() is None  # the variant's official choice
+    monkeypatch.setenv("MEDNEXT_CHECKPOINTING", "pointwise")
+    assert nnUNetTrainerMedNeXt.checkpointing_from_env() == "pointwise"
+    monkeypatch.setenv("MEDNEXT_CHECKPOINTING", "True")
+    with pytest.raises(ValueError, match="MEDNEXT_CHECKPOINTING='True' must be one of none, pointwise, block"):
+        nnUNetTrainerMedNeXt.checkpointing_from_env()

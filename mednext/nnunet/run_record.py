@@ -125,6 +125,7 @@ def write_run_record(trainer) -> dict:
         "cpu_threads": torch.get_num_threads() if trainer.device.type == "cpu" else None,
         "dwconv": getattr(trainer, "dwconv_backend", None),  # MedNeXt runs: depthwise-conv backend
         "dwconv_choices": getattr(trainer, "dwconv_choices", None),  # ... and the Triton backend's per-layer choices
+        "checkpointing": getattr(trainer, "checkpointing", None),  # MedNeXt runs: what backward recomputed
         "gpu_name": torch.cuda.get_device_name(trainer.device) if cuda else None,
         "versions": {"torch": torch.__version__, "nnunetv2": _dist_version("nnunetv2"), "mednext": mednext.__version__,
                      "python": platform.python_version()},

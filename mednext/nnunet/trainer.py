@@ -7,6 +7,9 @@
   ``torch.compile`` on GPU unless ``nnUNet_compile=f``, augmentation, sliding-window inference.
   ``MEDNEXT_LR`` overrides the learning rate (the paper's KiTS19 kernel-5 runs used 1e-4; the
   workflow sets it from the dataset's ``lr_k5``); the run record keeps the value used.
+  ``MEDNEXT_CHECKPOINTING`` (``none``, ``pointwise`` or ``block``) sets what backward recomputes
+  (:class:`mednext.network.MedNeXt`); unset, the official code's choice (``block`` for M and L,
+  ``none`` for S and B). It changes memory and time, never a result; the run record says which ran.
 * :class:`InitFromK3`: start training from the ``checkpoint_final.pth`` of the k3 trainer of
   the same variant, dataset, plans, configuration and fold, through :func:`mednext.upkern`
   (UpKern when the kernel grows; an exact copy for the "trained twice" control).
@@ -34,8 +37,9 @@ from torch import nn
 from mednext.nnunet.budget import SETTINGS_KEY, BudgetedTrainer, RunSettingsError
 from mednext.nnunet.checkpoints import load_checkpoint
 from mednext.nnunet.plans import check_patch_size
-from mednext.nnunet.runspec import LR_VARIABLE, positive_from_env
+from mednext.nnunet.runspec import CHECKPOINTING_VARIABLE, LR_VARIABLE, positive_from_env
 from mednext.kernels import choices, resolve_backend
+from mednext.network import CHECKPOINTING
 from mednext.scaling import create_mednext
 from mednext.upkern import upkern
 
@@ -86,6 +90,20 @@ class nnUNetTrainerMedNeXt(BudgetedTrainer):
         measurement. None where PyTorch computes every depthwise conv."""
         return choices.table_source() if self.dwconv_backend == "triton" else None
 
+    @property
+    def checkpointing(self) -> str:
+        """What backward recomputes in this run (``MEDNEXT_CHECKPOINTING``, or the variant's official choice)."""
+        return unwrap(self.network).checkpointing
+
+    @staticmethod
+    def checkpointing_from_env() -> str | None:
+        """``MEDNEXT_CHECKPOINTING`` if set (one of :data:`mednext.network.CHECKPOINTING`), else None."""
+        mode = os.environ.get(CHECKPOINTING_VARIABLE, "").strip()
+        if mode and mode not in CHECKPOINTING:
+            raise ValueError(f"environment variable {CHECKPOINTING_VARIABLE}={mode!r} must be one of "
+                             f"{', '.join(CHECKPOINTING)} (unset it for the official choice of the variant)")
+        return mode or None
+
     @classmethod
     def build_network_architecture(cls, plans_manager: PlansManager, configuration_manager: ConfigurationManager,
                                    num_input_channels: int, num_output_channels: int,
@@ -93,7 +111,8 @@ class nnUNetTrainerMedNeXt(BudgetedTrainer):
         check_patch_size(configuration_manager.patch_size, f" (plans {plans_manager.plans_name!r})")
         # The heads always exist so that one checkpoint serves training and inference alike.
         network = create_mednext(cls.variant, num_input_channels, num_output_channels, cls.kernel_size,
-                                 deep_supervision=True, residual_resampling=cls.residual_resampling)
+                                 deep_supervision=True, residual_resampling=cls.residual_resampling,
+                                 checkpointing=cls.checkpointing_from_env())
         network.deep_supervision = enable_deep_supervision
         return network
 

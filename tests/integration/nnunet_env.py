@@ -54,9 +54,9 @@ class NnUNetWorld:
         self.run(["mednext-plan", "-d", str(DATASET_ID), "--small-patches", "32", "64", "-np", "1"], "plan_mednext")
 
     def train(self, trainer: str, configuration: str = SMALL, plans: str = PLANS, fold: int = 0,
-              check: bool = True) -> subprocess.CompletedProcess:
+              check: bool = True, **extra_env: str) -> subprocess.CompletedProcess:
         return self.run(["nnUNetv2_train", str(DATASET_ID), configuration, str(fold), "-tr", trainer, "-p", plans,
-                         "-device", "cpu"], f"train_{trainer}_{configuration}_{fold}", check=check)
+                         "-device", "cpu"], f"train_{trainer}_{configuration}_{fold}", check=check, **extra_env)
 
     def fold_dir(self, trainer: str, configuration: str = SMALL, plans: str = PLANS, fold: int = 0) -> Path:
         return self.results / DATASET / f"{trainer}__{plans}__{configuration}" / f"fold_{fold}"

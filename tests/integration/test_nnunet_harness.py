@@ -36,6 +36,8 @@ DEPENDS = {**{t: t.replace("_k5_UpKern", "_k3") for t in UPKERN},
            "nnUNetTrainerMedNeXt_B_k3_Twice": "nnUNetTrainerMedNeXt_B_k3"}
 ALL_TRAINERS = MEDNEXT + UPKERN + ABLATIONS + BASELINES
 CONFIG = {t: SMALL_SWIN if t == "nnUNetTrainerSwinUNETR" else SMALL for t in ALL_TRAINERS}
+# runs given another MEDNEXT_CHECKPOINTING than their variant's official one
+CHECKPOINTING = {"nnUNetTrainerMedNeXt_S_k5": "pointwise", "nnUNetTrainerMedNeXt_L_k3": "none"}
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +54,8 @@ def trained(world) -> NnUNetWorld:
         futures = {}
         independent = [t for t in ALL_TRAINERS if t not in DEPENDS]
         for trainer in independent:
-            futures[trainer] = pool.submit(world.train, trainer, CONFIG[trainer])
+            env = {"MEDNEXT_CHECKPOINTING": CHECKPOINTING[trainer]} if trainer in CHECKPOINTING else {}
+            futures[trainer] = pool.submit(world.train, trainer, CONFIG[trainer], **env)
         futures["nnUNetTrainerBudget"] = pool.submit(world.train, "nnUNetTrainerBudget", "3d_fullres", "nnUNetPlans")
 
         def after(dep, trainer):
@@ -104,6 +107,8 @@ def test_every_trainer_trains_through_the_cli(trained, trainer):
     assert record["deep_supervision"] is is_mednext
     assert record["dwconv"] == ("torch" if is_mednext else None)  # dwconv="auto" resolves to PyTorch on the CPU
     assert record["dwconv_choices"] is None  # (the measured per-layer choices apply to the Triton backend only)
+    official = VARIANTS[trainer.split("_")[1]].checkpointing if is_mednext else None
+    assert record["checkpointing"] == CHECKPOINTING.get(trainer, official)
     if trainer in DEPENDS:
         source = record["initialised_from"]
         assert source["trainer"] == DEPENDS[trainer]

@@ -58,8 +58,8 @@ def done(tmp_path_factory):
 
 
 @pytest.mark.parametrize("change", [
-    {"num_processes_da": 2}, {"num_processes": 2}, {"compile": True}, {"save_every": 7}],
-    ids=["da-workers", "planning-processes", "compile", "save-every"])
+    {"num_processes_da": 2}, {"num_processes": 2}, {"compile": True}, {"save_every": 7}, {"checkpointing": "block"}],
+    ids=["da-workers", "planning-processes", "compile", "save-every", "checkpointing"])
 def test_result_neutral_settings_rerun_nothing(done, change):
     assert _planned(done, _config(**change)) == {}
 

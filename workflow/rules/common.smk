@@ -9,7 +9,7 @@ from mednext.nnunet.env import ext_trainer_value
 from mednext.nnunet.notice import FINAL_VARIABLE, NOTICE_VARIABLE
 from mednext.nnunet.registry import ABLATION_MODELS, REFERENCE_MODEL, model_spec
 from mednext.nnunet.requests import train_request
-from mednext.nnunet.runspec import dataset_folder, run_spec
+from mednext.nnunet.runspec import CHECKPOINTING_VARIABLE, dataset_folder, run_spec
 
 min_version("9.0")
 
@@ -30,7 +30,7 @@ LOGS = "logs"
 ENV = "../envs/mednext.yaml"
 BENCH = "benchmarks/snakemake"
 
-# What changes no result (absolute paths, worker counts, compile, checkpoint interval, notice) reaches
+# What changes no result (absolute paths, worker counts, compile, checkpointing, checkpoint interval, notice) reaches
 # nnU-Net through the environment of every job, never through a rule's params: changing it, or
 # moving the checkout, reruns nothing.
 os.environ.update(
@@ -45,6 +45,7 @@ os.environ.update(
     MEDNEXT_TRAIN_N_PROC_DA=str(NN["num_processes_da"]),
     nnUNet_compile="t" if NN["compile"] else "f",
     **({"MEDNEXT_SAVE_EVERY": str(NN["save_every"])} if "save_every" in NN else {}),
+    **({CHECKPOINTING_VARIABLE: NN["checkpointing"]} if "checkpointing" in NN else {}),
     **{NOTICE_VARIABLE: str(config["cluster"]["notice_s"]), FINAL_VARIABLE: str(60 * config["cluster"]["overhead_min"])},
 )
 
