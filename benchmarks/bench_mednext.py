@@ -38,9 +38,8 @@ def _build(impl: str, variant: str, kernel: int, in_channels: int, num_classes: 
     if impl in ("torch", "triton", "auto"):
         from mednext import create_mednext
 
-        checkpointing = {"official": None, "on": True, "off": False}[ckpt]
-        return create_mednext(variant, in_channels, num_classes, kernel, deep_supervision=ds, checkpointing=checkpointing,
-                              dwconv=impl)
+        return create_mednext(variant, in_channels, num_classes, kernel, deep_supervision=ds,
+                              checkpointing=None if ckpt == "official" else ckpt, dwconv=impl)
     from monai.networks.nets.mednext import create_mednext as monai_create
 
     return monai_create(variant, spatial_dims=3, in_channels=in_channels, out_channels=num_classes,
@@ -152,8 +151,9 @@ def main(argv=None) -> int:
     p.add_argument("--in-channels", type=int, default=1)
     p.add_argument("--num-classes", type=int, default=14)
     p.add_argument("--deep-supervision", action="store_true", help="build the DS heads (loss uses the full output)")
-    p.add_argument("--checkpointing", default="off", choices=["off", "on", "official"],
-                   help="ours only: gradient checkpointing (official = on for M and L); MONAI has none")
+    p.add_argument("--checkpointing", nargs="+", default=["none"], choices=["none", "pointwise", "block", "official"],
+                   help="ours only: what backward recomputes (mednext.network.MedNeXt; official = block for M and L, "
+                        "none for S and B), one configuration each; MONAI has none")
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--compile", action="store_true", help="torch.compile both models")
     p.add_argument("--cudnn-benchmark", action="store_true",
@@ -175,11 +175,11 @@ def main(argv=None) -> int:
     rows = []
     for variant in args.variants:
         for kernel in args.kernels:
-            for dtype in args.dtypes:
+            for dtype, ckpt in ((d, c) for d in args.dtypes for c in args.checkpointing):
                 cfg = {"impls": args.impls, "variant": variant.upper(), "kernel": kernel, "dtype": dtype,
                        "device": args.device, "patch": args.patch, "batch": args.batch,
                        "in_channels": args.in_channels, "num_classes": args.num_classes,
-                       "deep_supervision": args.deep_supervision, "checkpointing": args.checkpointing,
+                       "deep_supervision": args.deep_supervision, "checkpointing": ckpt,
                        "channels_last": args.channels_last, "compile": args.compile,
                        "cudnn_benchmark": args.cudnn_benchmark,
                        "warmup": args.warmup, "iters": args.iters}
@@ -208,7 +208,7 @@ def _write(args, env: dict, rows: list[dict]) -> None:
 
 
 def _print_row(r: dict) -> None:
-    name = f"{r['impl']:<6} {r['variant']} k{r['kernel']} {r['dtype']:<5}"
+    name = f"{r['impl']:<6} {r['variant']} k{r['kernel']} {r['dtype']:<5} {r['checkpointing']:<9}"
     if r["status"] != "ok":
         print(f"{name}  {r['status']}", flush=True)
     else:
@@ -222,23 +222,29 @@ FOLD_STEPS = 1000 * 250
 
 def _ratios(rows: list[dict]) -> list[tuple[str, str, float]]:
     """(what, config, ratio): triton / torch, auto / torch and torch / MONAI per config, k5 / k3 per
-    implementation."""
-    ok = {(r["impl"], r["variant"], r["kernel"], r["dtype"]): r["median_ms"] for r in rows if r["status"] == "ok"}
+    implementation, and each checkpointing mode against none."""
+    ok = {(r["impl"], r["variant"], r["kernel"], r["dtype"], r["checkpointing"]): r["median_ms"]
+          for r in rows if r["status"] == "ok"}
     out = []
-    for (impl, variant, kernel, dtype), ms in ok.items():
-        name = f"{variant} k{kernel} {dtype}"
-        if impl in ("triton", "auto") and ("torch", variant, kernel, dtype) in ok:
-            out.append((f"{impl} / torch", name, ms / ok["torch", variant, kernel, dtype]))
-        if impl == "torch" and ("monai", variant, kernel, dtype) in ok:
-            out.append(("torch / MONAI", name, ms / ok["monai", variant, kernel, dtype]))
-        if kernel == 5 and (impl, variant, 3, dtype) in ok:
-            out.append((f"k5 / k3 ({impl})", f"{variant} {dtype}", ms / ok[impl, variant, 3, dtype]))
+    for (impl, variant, kernel, dtype, ckpt), ms in ok.items():
+        name = f"{variant} k{kernel} {dtype}" + ("" if ckpt == "none" else f" {ckpt}")
+        if impl in ("triton", "auto") and ("torch", variant, kernel, dtype, ckpt) in ok:
+            out.append((f"{impl} / torch", name, ms / ok["torch", variant, kernel, dtype, ckpt]))
+        if impl == "torch" and ("monai", variant, kernel, dtype, ckpt) in ok:
+            out.append(("torch / MONAI", name, ms / ok["monai", variant, kernel, dtype, ckpt]))
+        if kernel == 5 and (impl, variant, 3, dtype, ckpt) in ok:
+            out.append((f"k5 / k3 ({impl})", f"{variant} {dtype}" + ("" if ckpt == "none" else f" {ckpt}"),
+                        ms / ok[impl, variant, 3, dtype, ckpt]))
+        if ckpt != "none" and (impl, variant, kernel, dtype, "none") in ok:
+            out.append((f"{ckpt} / none ({impl})", f"{variant} k{kernel} {dtype}",
+                        ms / ok[impl, variant, kernel, dtype, "none"]))
     return out
 
 
 def _fold_hours(rows: list[dict]) -> list[str]:
     """Step time of a full fold (1000 x 250 steps) per measured configuration, in GPU-hours."""
-    return [f"{r['impl']} {r['variant']} k{r['kernel']} {r['dtype']}: {r['median_ms']:.1f} ms x {FOLD_STEPS} steps = "
+    return [f"{r['impl']} {r['variant']} k{r['kernel']} {r['dtype']} checkpointing {r['checkpointing']}: "
+            f"{r['median_ms']:.1f} ms x {FOLD_STEPS} steps = "
             f"{r['median_ms'] * FOLD_STEPS / 3.6e6:.1f} h" for r in rows if r["status"] == "ok"]
 
 
@@ -250,17 +256,18 @@ def _print_ratios(rows: list[dict]) -> None:
 def _markdown(env: dict, rows: list[dict], args) -> str:
     lines = [f"- {k}: {v}" for k, v in env.items()]
     lines += [f"- patch {args.patch}^3, batch {args.batch}, {args.num_classes} classes, deep supervision "
-              f"{'on' if args.deep_supervision else 'off'}, checkpointing (ours) {args.checkpointing}, "
+              f"{'on' if args.deep_supervision else 'off'}, "
               f"channels-last {args.channels_last}, compile {args.compile}, cudnn.benchmark {args.cudnn_benchmark}, "
               f"{args.iters} timed steps after "
               f"{args.warmup} warm-up", "",
-              "| impl | variant | kernel | dtype | median ms/step | peak GiB | params (M) |", "|---|---|---|---|---|---|---|"]
+              "| impl | variant | kernel | dtype | checkpointing (ours) | median ms/step | peak GiB | params (M) |",
+              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
+        config = f"| {r['impl']} | {r['variant']} | {r['kernel']} | {r['dtype']} | {r['checkpointing']} |"
         if r["status"] == "ok":
-            lines.append(f"| {r['impl']} | {r['variant']} | {r['kernel']} | {r['dtype']} | {r['median_ms']:.1f} | "
-                         f"{r['peak_gib']:.2f} | {r['params_m']:.2f} |")
+            lines.append(f"{config} {r['median_ms']:.1f} | {r['peak_gib']:.2f} | {r['params_m']:.2f} |")
         else:
-            lines.append(f"| {r['impl']} | {r['variant']} | {r['kernel']} | {r['dtype']} | {r['status']} | | |")
+            lines.append(f"{config} {r['status']} | | |")
     lines += ["", "| ratio | config | value |", "|---|---|---|"]
     lines += [f"| {w} | {n} | {v:.2f} |" for w, n, v in _ratios(rows)]
     lines += ["", "Step time of one fold (1000 epochs x 250 iterations), from the median step:", ""]

@@ -2,7 +2,8 @@
 # The GPU benchmark recorded in benchmarks/RESULTS.md, for a lent GPU machine (one H100/H200), in two calls
 # that each fit one 10-minute command:
 #   bash benchmarks/run_gpu.sh         (~9 min) every depthwise conv, then the training steps
-#   bash benchmarks/run_gpu.sh extra   (~5 min) MONAI's MedNeXt and torch.compile, with the committed choices
+#   bash benchmarks/run_gpu.sh extra   (~6 min) checkpointing modes, MONAI's MedNeXt and torch.compile, with the
+#                                      committed choices
 # Needs MONAI there: carry its wheel in .whl/ or have it installed.
 # Writes into ${OUT:-benchmarks/out}:
 #   log.txt      everything printed
@@ -11,7 +12,8 @@
 #   choices.json the fastest correct kernel per shape (commit it as mednext/kernels/choices.json)
 #   steps.json   training step, S/L x k3/k5 x fp32/bf16: dwconv torch vs auto (Triton, or PyTorch where
 #                choices.json says it is faster), timed with the choices just measured
-#   extra: monai-{torch,auto,monai}.json (S k5 fp32 and bf16, one implementation each),
+#   extra: checkpointing.json (L k5 bf16, auto, checkpointing none / pointwise / block: time and peak),
+#          monai-{torch,auto,monai}.json (S k5 fp32 and bf16, one implementation each),
 #          compile-{auto,torch}.json (S k5 bf16 under torch.compile)
 #   Commit choices.json only where its "complete" is true (a time limit can cut bench_dwconv short).
 set -o pipefail
@@ -28,6 +30,8 @@ python3 -c "import torch, triton; print('torch', torch.__version__, 'cuda', torc
 step=(python3 benchmarks/bench_mednext.py --device cuda --patch 128 --batch 2 --warmup 2 --iters 5 --cudnn-benchmark)
 if [ "${1:-main}" = extra ]; then
   # one process per implementation and configuration: a time limit loses one row, not all
+  timeout 120 "${step[@]}" --variants L --kernels 5 --dtypes bf16 --impls auto --checkpointing none pointwise block \
+    --json "$out/checkpointing.json"
   for impl in torch auto monai; do
     timeout 80 "${step[@]}" --variants S --kernels 5 --dtypes fp32 bf16 --impls $impl --json "$out/monai-$impl.json"
   done
