@@ -2,11 +2,12 @@
 depthwise convs, ours with our Triton kernels, ours with ``dwconv="auto"`` (Triton, or PyTorch
 where its kernel measured faster: mednext/kernels/choices.py), and MONAI's MedNeXt.
 
-Each (variant, kernel, dtype) runs in a fresh subprocess that measures the implementations one
-after the other, freeing each before the next, so peak memory (CUDA: max allocated during the
-timed steps; CPU: max resident set size of the process, meaningful with one implementation
-only) belongs to one implementation. Prints a table, time ratios (triton / torch, auto / torch, torch / MONAI,
-k5 / k3), and the device, versions and seed.
+Each (variant, kernel, dtype, checkpointing mode) runs in a fresh subprocess that measures the
+implementations one after the other, freeing each before the next, so peak memory (CUDA: max
+allocated during the timed steps; CPU: max resident set size of the process, meaningful with one
+implementation only) belongs to one implementation. MONAI's MedNeXt has no checkpointing: it runs
+with the first mode only. Prints a table, time ratios (triton / torch, auto / torch, torch / MONAI
+without checkpointing, k5 / k3, each mode / none), and the device, versions and seed.
 
     python benchmarks/bench_mednext.py --device cuda --variants S B L --kernels 3 5 \
         --dtypes fp32 bf16 --impls torch auto monai --markdown benchmarks/out/run.md
@@ -38,8 +39,8 @@ def _build(impl: str, variant: str, kernel: int, in_channels: int, num_classes: 
     if impl in ("torch", "triton", "auto"):
         from mednext import create_mednext
 
-        return create_mednext(variant, in_channels, num_classes, kernel, deep_supervision=ds,
-                              checkpointing=None if ckpt == "official" else ckpt, dwconv=impl)
+        return create_mednext(variant, in_channels, num_classes, kernel, deep_supervision=ds, checkpointing=ckpt,
+                              dwconv=impl)
     from monai.networks.nets.mednext import create_mednext as monai_create
 
     return monai_create(variant, spatial_dims=3, in_channels=in_channels, out_channels=num_classes,
@@ -170,13 +171,21 @@ def main(argv=None) -> int:
         print(json.dumps(_child(json.loads(args.child))))
         return 0
 
+    from mednext import VARIANTS
+
     env = _environment(args.device)
     print("  ".join(f"{k}={v}" for k, v in env.items()), flush=True)
     rows = []
     for variant in args.variants:
         for kernel in args.kernels:
             for dtype, ckpt in ((d, c) for d in args.dtypes for c in args.checkpointing):
-                cfg = {"impls": args.impls, "variant": variant.upper(), "kernel": kernel, "dtype": dtype,
+                first = ckpt == args.checkpointing[0]
+                impls = [i for i in args.impls if first or i != "monai"]  # MONAI has no checkpointing
+                if not impls:
+                    continue
+                if ckpt == "official":  # record the mode that runs
+                    ckpt = VARIANTS[variant.upper()].checkpointing
+                cfg = {"impls": impls, "variant": variant.upper(), "kernel": kernel, "dtype": dtype,
                        "device": args.device, "patch": args.patch, "batch": args.batch,
                        "in_channels": args.in_channels, "num_classes": args.num_classes,
                        "deep_supervision": args.deep_supervision, "checkpointing": ckpt,
@@ -187,10 +196,10 @@ def main(argv=None) -> int:
                                       capture_output=True, text=True)
                 if proc.returncode:
                     failed = {"status": "error: " + (proc.stderr.strip().splitlines() or ["?"])[-1]}
-                    results = [failed] * len(args.impls)
+                    results = [failed] * len(impls)
                 else:
                     results = json.loads(proc.stdout.strip().splitlines()[-1])
-                for impl, result in zip(args.impls, results):
+                for impl, result in zip(impls, results):
                     rows.append({**{k: v for k, v in cfg.items() if k != "impls"}, "impl": impl, **result})
                     _print_row(rows[-1])
                 _write(args, env, rows)  # after every configuration: a run cut short keeps what it measured
@@ -230,12 +239,12 @@ def _ratios(rows: list[dict]) -> list[tuple[str, str, float]]:
         name = f"{variant} k{kernel} {dtype}" + ("" if ckpt == "none" else f" {ckpt}")
         if impl in ("triton", "auto") and ("torch", variant, kernel, dtype, ckpt) in ok:
             out.append((f"{impl} / torch", name, ms / ok["torch", variant, kernel, dtype, ckpt]))
-        if impl == "torch" and ("monai", variant, kernel, dtype, ckpt) in ok:
-            out.append(("torch / MONAI", name, ms / ok["monai", variant, kernel, dtype, ckpt]))
+        if impl == "torch" and ckpt == "none" and ("monai", variant, kernel, dtype, "none") in ok:
+            out.append(("torch / MONAI", name, ms / ok["monai", variant, kernel, dtype, "none"]))
         if kernel == 5 and (impl, variant, 3, dtype, ckpt) in ok:
             out.append((f"k5 / k3 ({impl})", f"{variant} {dtype}" + ("" if ckpt == "none" else f" {ckpt}"),
                         ms / ok[impl, variant, 3, dtype, ckpt]))
-        if ckpt != "none" and (impl, variant, kernel, dtype, "none") in ok:
+        if impl != "monai" and ckpt != "none" and (impl, variant, kernel, dtype, "none") in ok:
             out.append((f"{ckpt} / none ({impl})", f"{variant} k{kernel} {dtype}",
                         ms / ok[impl, variant, kernel, dtype, "none"]))
     return out

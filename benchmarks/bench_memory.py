@@ -36,7 +36,9 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=2)
     p.add_argument("--in-channels", type=int, default=1)
     p.add_argument("--num-classes", type=int, default=14)
-    p.add_argument("--deep-supervision", action="store_true", help="count the loss on all five outputs")
+    p.add_argument("--deep-supervision", action="store_true",
+                   help="the loss on all five outputs, as the trainers' (bench_mednext's --deep-supervision "
+                        "builds the heads, but its loss takes the full-resolution output only)")
     p.add_argument("--json", help="also write the counts as JSON here")
     args = p.parse_args(argv)
     shape = (args.batch, args.in_channels, *(args.patch,) * 3)

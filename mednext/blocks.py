@@ -45,10 +45,10 @@ class ConvNeXtBranch(nn.Module):
         out_channels: channels of the output.
         expansion: expansion ratio R of the inverted bottleneck (hidden width R*C).
         depthwise: the depthwise (possibly strided or transposed) conv, C -> C.
-        recompute: while training, keep only the depthwise conv's output for backward and
-            recompute GroupNorm, expand, GELU and project from it (``torch.utils.checkpoint``):
-            the hidden R*C-channel tensors are never held, at the cost of running those four
-            again in backward. Outputs and gradients are the same. The attribute of the same
+        recompute: while training, keep only the depthwise conv's output (and what the depthwise
+            conv itself keeps, its input) for backward, and recompute GroupNorm, expand, GELU and
+            project from it (``torch.utils.checkpoint``): the hidden R*C-channel tensors are never
+            held, at the cost of running those four again in backward. Outputs and gradients are the same. The attribute of the same
             name switches it after construction (:class:`mednext.network.MedNeXt` sets it for
             ``checkpointing="pointwise"``).
 
@@ -76,7 +76,7 @@ class ConvNeXtBranch(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.dwconv(x)
         if self.recompute and self.training and torch.is_grad_enabled():
-            return checkpoint(self.pointwise, x, use_reentrant=False)
+            return checkpoint(self.pointwise, x, use_reentrant=False, preserve_rng_state=False)  # nothing random
         return self.pointwise(x)
 
 

@@ -56,17 +56,29 @@ def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
 def training_memory(model: nn.Module, input_shape: Sequence[int]) -> int:
     """Peak bytes of one fp32 training step of ``model`` at ``input_shape`` (batch included), counted.
 
-    The step is the one ``benchmarks/bench_mednext.py`` times: forward, cross-entropy of every output
-    against integer labels of its grid, backward into fresh gradients. A copy of ``model`` runs it on
-    the ``meta`` device, where tensors have sizes but no storage, under PyTorch's ``MemTracker``, which
-    adds up every tensor alive at each moment: parameters, gradients, activations kept for backward,
-    temporaries. Nothing is computed or allocated, so a 128^3 MedNeXt-L counts on a laptop in seconds.
-    Not counted: an optimizer's state (AdamW: twice the parameters), the CUDA caching allocator's
-    rounding and cuDNN workspaces, and mixed precision (the meta device has no autocast).
+    The step: forward, the sum of the cross-entropy of every output against integer labels of its
+    grid (with one output, the step ``benchmarks/bench_mednext.py`` times), backward into fresh
+    gradients. A copy of ``model`` runs it on the ``meta`` device, where tensors have sizes but no
+    storage, under PyTorch's ``MemTracker``, which adds up every tensor alive at each moment:
+    parameters, gradients, activations kept for backward, temporaries. Nothing is computed, and the
+    copy's parameters are meta tensors from the start, so a 128^3 MedNeXt-L counts on a laptop in
+    seconds, and a network on a GPU is not copied there. A MedNeXt copy uses PyTorch's depthwise convs
+    (our Triton ops keep the same tensors for backward). Not counted: an optimizer's state (AdamW:
+    twice the parameters), the CUDA caching allocator's rounding and cuDNN workspaces, and mixed
+    precision (the meta device has no autocast).
     """
-    from torch.distributed._tools.mem_tracker import MemTracker
+    try:
+        from torch.distributed._tools.mem_tracker import MemTracker
+    except ImportError as err:  # a private module of PyTorch; torch 2.14 has it
+        raise RuntimeError(f"training_memory needs torch.distributed._tools.mem_tracker, which torch "
+                           f"{torch.__version__} lacks; upgrade torch") from err
 
-    model = copy.deepcopy(model).to("meta").train()
+    memo = {id(t): (nn.Parameter(torch.empty_like(t, device="meta"), t.requires_grad) if isinstance(t, nn.Parameter)
+                    else torch.empty_like(t, device="meta"))
+            for t in itertools.chain(model.parameters(), model.buffers())}
+    model = copy.deepcopy(model, memo).train()
+    if hasattr(model, "dwconv"):  # MedNeXt: the Triton backend refuses meta tensors
+        model.dwconv = "torch"
     x = torch.zeros(tuple(input_shape), device="meta")
     tracker = MemTracker()
     tracker.track_external(model, x)

@@ -34,9 +34,10 @@ DIVISOR = 16  # four stride-2 downsamplings
 CHECKPOINTING = ("none", "pointwise", "block")
 
 
-def check_checkpointing(mode: bool | str) -> str:
-    """One of :data:`CHECKPOINTING`; ``True`` means ``"block"`` and ``False`` ``"none"``."""
-    if isinstance(mode, bool):
+def check_checkpointing(mode: bool | str | None) -> str:
+    """One of :data:`CHECKPOINTING`; ``True`` means ``"block"``, ``False`` and ``None`` ``"none"``.
+    (A string now, so ``"none"`` is truthy: compare with ``== "none"``, not ``if net.checkpointing``.)"""
+    if mode is None or isinstance(mode, bool):
         return "block" if mode else "none"
     if mode not in CHECKPOINTING:
         raise ValueError(f"checkpointing must be one of {CHECKPOINTING} (or True/False), got {mode!r}")

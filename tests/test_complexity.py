@@ -89,15 +89,15 @@ def test_training_memory_counts_what_each_checkpointing_mode_keeps():
     counts = {mode: training_memory(create_mednext("L", 1, 14, 5, checkpointing=mode), (1, 1, 64, 64, 64))
               for mode in ("none", "pointwise", "block")}
     # pointwise keeps two of a block's 3 + 2R tensors (R = 3..8 in L); block keeps one per block
-    assert counts["none"] > 2.5 * counts["pointwise"] > 2.5 * counts["block"]
+    assert counts["none"] > 2.5 * counts["pointwise"]
     assert counts["pointwise"] > counts["block"]
 
 
 def test_training_memory_leaves_the_model_alone_and_matches_a_gpu_measurement():
-    model = create_mednext("S", 1, 14, 5, checkpointing=False)
+    model = create_mednext("S", 1, 14, 5, checkpointing=False, dwconv="triton")  # counted with PyTorch's convs
     before = {k: v.clone() for k, v in model.state_dict().items()}
     counted = training_memory(model, (2, 1, 128, 128, 128))
-    assert all(p.device.type == "cpu" for p in model.parameters())
+    assert all(p.device.type == "cpu" for p in model.parameters()) and model.dwconv == "triton"
     assert all(v.equal(before[k]) for k, v in model.state_dict().items())
     # benchmarks/RESULTS.md: MedNeXt-S k5, fp32, 128^3, batch 2, same step, on an H100: 30.95 GiB peak
     # (max allocated). The count leaves out cuDNN's workspaces and the allocator's rounding: a little less.

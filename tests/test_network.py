@@ -180,6 +180,17 @@ def test_checkpointing_compiles_without_graph_break(mode):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
 
 
+def test_block_checkpointing_recomputes_every_block_in_backward():
+    model = create_mednext("S", 1, 2, checkpointing="block").train()
+    branches = [m for m in model.modules() if isinstance(m, ConvNeXtBranch)]
+    assert not any(b.recompute for b in branches)  # the whole block is recomputed, not its pointwise part twice
+    calls = []
+    for b in branches:
+        b.dwconv.register_forward_hook(lambda *_: calls.append(1))
+    model(torch.randn(1, 1, 32, 32, 32)).sum().backward()
+    assert len(calls) == 2 * len(branches)
+
+
 def test_checkpointing_defaults_follow_official_code():
     assert create_mednext("S", 1, 2).checkpointing == "none"
     assert create_mednext("B", 1, 2).checkpointing == "none"

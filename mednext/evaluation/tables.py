@@ -56,18 +56,21 @@ def ablation_pairs(models: Sequence[str]) -> list[tuple[str, str]]:
 
 
 def summarise_run_records(records: Sequence[Mapping]) -> pd.DataFrame:
-    """Per model: GPU/CPU hours (all folds), peak GPU memory, budget run, folds trained."""
+    """Per model: GPU/CPU hours (all folds), peak GPU memory, budget run, what backward recomputed
+    (MedNeXt's checkpointing mode; several, comma-separated, where folds differ), folds trained."""
     rows = []
     for r in records:
         b = r.get("budget", {})
         rows.append({"model": r["model"], "seconds": r.get("training_seconds", np.nan),
                      "peak_gpu_memory_gib": r.get("peak_gpu_memory_gib"),
-                     "budget": f"{r.get('epochs_completed', '?')}x{b.get('iterations', '?')}"})
-    df = pd.DataFrame(rows, columns=["model", "seconds", "peak_gpu_memory_gib", "budget"])
+                     "budget": f"{r.get('epochs_completed', '?')}x{b.get('iterations', '?')}",
+                     "checkpointing": r.get("checkpointing") or "-"})
+    df = pd.DataFrame(rows, columns=["model", "seconds", "peak_gpu_memory_gib", "budget", "checkpointing"])
     return df.groupby("model").agg(
         training_hours=("seconds", lambda s: s.sum() / 3600),
         peak_gpu_memory_gib=("peak_gpu_memory_gib", lambda s: pd.to_numeric(s, errors="coerce").max()),
         budget_run=("budget", lambda s: ",".join(sorted(set(s)))),
+        checkpointing=("checkpointing", lambda s: ",".join(sorted(set(s)))),
         folds_trained=("seconds", "size"),
     )
 

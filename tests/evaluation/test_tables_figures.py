@@ -40,8 +40,9 @@ def test_dataset_tables_and_figures(tmp_path):
     complexity = pd.DataFrame({"model": MODELS[1:], "params_m": [10.5, 11.0, 11.0, 10.5],
                                "gflops": [170.0, 208.0, 208.0, 170.0], "input_size": 128})
     records = summarise_run_records([{"model": m, "training_seconds": 3600.0, "peak_gpu_memory_gib": 10.0,
-                                      "epochs_completed": 2, "budget": {"iterations": 4}}
-                                     for m in MODELS for _ in range(5)])
+                                      "epochs_completed": 2, "budget": {"iterations": 4},
+                                      "checkpointing": ("block" if fold == 4 else "none") if "mednext" in m else None}
+                                     for m in MODELS for fold in range(5)])
     out = dataset_tables(per_case, labels, complexity, records, synthetic=True, n_resamples=500)
     table = out["table"].set_index("model")
     assert table.loc["mednext_B_k5_upkern", "paper_dice_mean"] > table.loc["nnunet", "paper_dice_mean"]
@@ -51,6 +52,8 @@ def test_dataset_tables_and_figures(tmp_path):
     assert table.loc["mednext_B_k5_upkern", "paper_dice_p_vs_nnunet_holm"] < 0.01
     assert table.loc["mednext_B_k3", "training_hours"] == pytest.approx(5.0)
     assert table.loc["mednext_B_k3", "budget_run"] == "2x4" and table["synthetic"].all()
+    # a model whose folds trained with different checkpointing says so (time and memory are not comparable)
+    assert table.loc["mednext_B_k3", "checkpointing"] == "block,none" and table.loc["nnunet", "checkpointing"] == "-"
     assert np.isnan(table.loc["nnunet", "gflops"])
     comparisons = out["comparisons"]
     assert set(comparisons["family"]) == {"vs nnU-Net", "ablation"}

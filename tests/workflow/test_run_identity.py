@@ -6,6 +6,7 @@ end once; the tests then change one setting at a time.
 
 import hashlib
 import json
+import os
 import re
 import shutil
 
@@ -51,7 +52,8 @@ def _digest(path):
 @pytest.fixture(scope="module")
 def done(tmp_path_factory):
     wd = workdir(tmp_path_factory.mktemp("identity") / "checkout", _datasets(), models=["mednext_S_k5"])
-    proc = snakemake(wd)
+    # a MEDNEXT_CHECKPOINTING left in the user's shell does not reach the jobs: the config leaves it unset
+    proc = snakemake(wd, env={**os.environ, "MEDNEXT_CHECKPOINTING": "block"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert _planned(wd, _config()) == {}
     return wd
@@ -97,10 +99,12 @@ def test_new_budget_or_lr_trains_fresh_beside_the_old_run(done):
     before = {p.name: _digest(p) for p in old_fold.glob("*.pth")} | {"run_record.json": _digest(
         old_fold / "run_record.json")}
     assert old_record["budget"] == BUDGET and old_record["initial_lr"] == 1e-3
+    assert old_record["checkpointing"] == "none"  # S's official choice
 
-    for changes, settings, lr in (({"budget": {**BUDGET, "epochs": 2}}, "e2_it1_val1", 1e-3),
-                                  ({"lr_k5": 1e-4}, "e1_it1_val1_lr0.0001", 1e-4)):
-        cfg = _config(_datasets(a=changes))
+    for changes, settings, lr, ckpt in (({"budget": {**BUDGET, "epochs": 2}}, "e2_it1_val1", 1e-3, "none"),
+                                        ({"lr_k5": 1e-4}, "e1_it1_val1_lr0.0001", 1e-4, "pointwise")):
+        # nnunet.checkpointing reaches the training job (and, result-neutral, changes no folder)
+        cfg = _config(_datasets(a=changes), **({} if ckpt == "none" else {"checkpointing": ckpt}))
         write_config(done, cfg, "changed.yaml")
         target = f"resources/res/{settings}/{old}/checkpoint_final.pth"
         proc = snakemake(done, target, configfile="changed.yaml")
@@ -108,7 +112,7 @@ def test_new_budget_or_lr_trains_fresh_beside_the_old_run(done):
         fold, record, checkpoint = _trained(done, f"{settings}/{old}")
         epochs = cfg["datasets"]["a"]["budget"]["epochs"]
         assert record["budget"] == cfg["datasets"]["a"]["budget"] and record["initial_lr"] == lr
-        assert record["epochs_completed"] == epochs
+        assert record["epochs_completed"] == epochs and record["checkpointing"] == ckpt
         assert len(checkpoint["logging"]["epoch_end_timestamps"]) == epochs  # from scratch, not resumed
         assert not (done / "logs/train" / settings / f"{old}.log").read_text().startswith("resuming")
         assert {p.name: _digest(p) for p in old_fold.glob("*.pth")} | {
