@@ -48,9 +48,9 @@ class ConvNeXtBranch(nn.Module):
         recompute: while training, keep only the depthwise conv's output (and what the depthwise
             conv itself keeps, its input) for backward, and recompute GroupNorm, expand, GELU and
             project from it (``torch.utils.checkpoint``): the hidden R*C-channel tensors are never
-            held, at the cost of running those four again in backward. Outputs and gradients are the same. The attribute of the same
-            name switches it after construction (:class:`mednext.network.MedNeXt` sets it for
-            ``checkpointing="pointwise"``).
+            held, at the cost of running those four again in backward. Outputs and gradients are
+            the same. The attribute of the same name switches it after construction
+            (:class:`mednext.network.MedNeXt` sets it for ``checkpointing="pointwise"``).
 
     Shapes: ``(N, C, *grid) -> (N, out_channels, *grid')`` where ``grid'`` is what
     ``depthwise`` makes of ``grid``.

@@ -99,6 +99,7 @@ class MedNeXt(nn.Module):
         for name, value in (("in_channels", in_channels), ("num_classes", num_classes), ("channels", channels)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        checkpointing = check_checkpointing(checkpointing)  # refused before the layers are built
         expansion, blocks = tuple(expansion), tuple(blocks)
         for name, value in (("expansion", expansion), ("blocks", blocks)):
             if len(value) != NUM_STAGES or any(not isinstance(v, int) or v < 1 for v in value):

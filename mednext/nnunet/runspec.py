@@ -24,7 +24,8 @@ from dataclasses import asdict, dataclass, fields
 
 from mednext.nnunet.registry import ModelSpec, model_spec
 
-__all__ = ["Budget", "CHECKPOINTING_VARIABLE", "LR_VARIABLE", "RunSpec", "dataset_folder", "model_budget", "positive_from_env", "run_spec"]
+__all__ = ["Budget", "CHECKPOINTING_VARIABLE", "LR_VARIABLE", "RunSpec", "dataset_folder", "model_budget",
+           "positive_from_env", "run_spec"]
 
 LR_VARIABLE = "MEDNEXT_LR"
 # Not part of a run: what backward recomputes (mednext.network.CHECKPOINTING) changes memory and time only.
