@@ -14,8 +14,9 @@ GPU, versions and date). Two choices per layer shape:
 
 A layer shape is (conv or transpose, stride, k, dtype, channels, input extent along D): other H
 and W extents, or another batch size, with the same D take the same row. Shapes not in the file
-take the defaults of :func:`choose`. fp16 takes bf16's rows (the same kernels on 16-bit inputs). ``MEDNEXT_DWCONV_CHOICES=path`` reads
-another file (benchmarks use it to time the choices of the run they just measured).
+take the defaults of :func:`choose`. fp16 takes bf16's rows (the same kernels on 16-bit inputs).
+``MEDNEXT_DWCONV_CHOICES=path`` reads another file (benchmarks use it to time the choices of the
+run they just measured).
 """
 
 from __future__ import annotations

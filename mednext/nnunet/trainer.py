@@ -39,7 +39,7 @@ from mednext.nnunet.checkpoints import load_checkpoint
 from mednext.nnunet.plans import check_patch_size
 from mednext.nnunet.runspec import CHECKPOINTING_VARIABLE, LR_VARIABLE, positive_from_env
 from mednext.kernels import choices, resolve_backend
-from mednext.network import CHECKPOINTING
+from mednext.network import CHECKPOINTING, check_checkpointing
 from mednext.scaling import create_mednext
 from mednext.upkern import upkern
 
@@ -99,10 +99,14 @@ class nnUNetTrainerMedNeXt(BudgetedTrainer):
     def checkpointing_from_env() -> str | None:
         """``MEDNEXT_CHECKPOINTING`` if set (one of :data:`mednext.network.CHECKPOINTING`), else None."""
         mode = os.environ.get(CHECKPOINTING_VARIABLE, "").strip()
-        if mode and mode not in CHECKPOINTING:
+        if not mode:
+            return None
+        try:
+            return check_checkpointing(mode)
+        except ValueError:
             raise ValueError(f"environment variable {CHECKPOINTING_VARIABLE}={mode!r} must be one of "
-                             f"{', '.join(CHECKPOINTING)} (unset it for the official choice of the variant)")
-        return mode or None
+                             f"{', '.join(CHECKPOINTING)} (unset it for the official choice of the variant)"
+                             ) from None
 
     @classmethod
     def build_network_architecture(cls, plans_manager: PlansManager, configuration_manager: ConfigurationManager,
