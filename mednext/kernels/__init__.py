@@ -134,22 +134,24 @@ def _autocast(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):
     return x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype)
 
 
-def _triton_operands(kind: str, x, weight, bias, stride: int, padding: int):
-    """The operands as the Triton ops take them (autocast applied, checked, contiguous), and the
-    kernel family of this layer's shape (band or direct: :func:`triton_dwconv.use_band`)."""
-    x, weight, bias = _autocast(x, weight, bias)
-    _check(x, weight, bias, stride, padding)
-    band = _triton_module().use_band(kind, stride, weight.shape[-1], x.dtype, x.shape[2], x.shape[1])
-    return x.contiguous(), weight.contiguous(), bias, band
-
-
-def _run_torch(kind: str, backend: str, x: torch.Tensor, stride: int, k: int) -> bool:
-    """Whether PyTorch computes this convolution: the backend resolved, then under ``auto`` the
-    choice for this layer shape (:func:`mednext.kernels.choices.choose`)."""
+def _triton_choice(kind: str, backend: str, x: torch.Tensor, stride: int, k: int) -> str | None:
+    """The Triton kernel family (``"band"`` or ``"direct"``) that computes this convolution, or None
+    where PyTorch computes it: the backend resolved, then the measured choice for this layer shape
+    (:func:`mednext.kernels.choices.choose`, read once per call), which under ``auto`` may be PyTorch."""
     dtype = _compute_dtype(x)
     if resolve_backend(backend, x.device, dtype) == "torch":
-        return True
-    return backend == "auto" and choices.choose(kind, stride, k, dtype, x.shape[2], x.shape[1])[1] == "torch"
+        return None
+    kernel, auto = choices.choose(kind, stride, k, dtype, x.shape[2], x.shape[1])
+    return None if backend == "auto" and auto == "torch" else kernel
+
+
+def _triton_operands(x, weight, bias, stride: int, padding: int, kernel: str):
+    """The operands as the Triton ops take them (autocast applied, checked, contiguous), and whether
+    the band kernels run (``kernel`` unless a test or benchmark forces a family:
+    :func:`triton_dwconv.use_band`)."""
+    x, weight, bias = _autocast(x, weight, bias)
+    _check(x, weight, bias, stride, padding)
+    return x.contiguous(), weight.contiguous(), bias, _triton_module().use_band(kernel)
 
 
 def depthwise_conv3d(
@@ -157,9 +159,10 @@ def depthwise_conv3d(
     backend: str = "auto",
 ) -> torch.Tensor:
     """``F.conv3d(x, weight, bias, stride, padding, groups=C)`` through the chosen backend."""
-    if _run_torch("conv", backend, x, stride, weight.shape[-1]):
+    kernel = _triton_choice("conv", backend, x, stride, weight.shape[-1])
+    if kernel is None:
         return F.conv3d(x, weight, bias, stride, padding, groups=x.shape[1])
-    x, weight, bias, band = _triton_operands("conv", x, weight, bias, stride, padding)
+    x, weight, bias, band = _triton_operands(x, weight, bias, stride, padding, kernel)
     return _triton_module().dwconv3d(x, weight, bias, stride, padding, band)
 
 
@@ -168,9 +171,10 @@ def depthwise_conv_transpose3d(
     backend: str = "auto",
 ) -> torch.Tensor:
     """``F.conv_transpose3d(x, weight, bias, stride, padding, groups=C)`` through the chosen backend."""
-    if _run_torch("transpose", backend, x, stride, weight.shape[-1]):
+    kernel = _triton_choice("transpose", backend, x, stride, weight.shape[-1])
+    if kernel is None:
         return F.conv_transpose3d(x, weight, bias, stride, padding, groups=x.shape[1])
-    x, weight, bias, band = _triton_operands("transpose", x, weight, bias, stride, padding)
+    x, weight, bias, band = _triton_operands(x, weight, bias, stride, padding, kernel)
     size = [(s - 1) * stride - 2 * padding + weight.shape[-1] for s in x.shape[2:]]
     return _triton_module().dwconv3d_transpose(x, weight, bias, stride, padding, size, band)
 

@@ -1,8 +1,7 @@
 """Depthwise 3D convolution in Triton: forward, input gradient, weight and bias gradient.
 
 Two families of kernels compute every depthwise convolution MedNeXt has, forward and backward;
-per layer shape one of them runs (:func:`use_band`, from the measured table of
-:mod:`mednext.kernels.choices`).
+per layer shape one of them runs (the measured table of :mod:`mednext.kernels.choices`; :func:`use_band`).
 
 **direct**: one tap at a time. Each program owns one (sample, channel) and a ``BD x BH x BW`` tile
 of outputs; for every tap it loads the shifted input tile (masked at the borders), which stays in
@@ -43,7 +42,7 @@ import triton
 import triton.language as tl
 from torch.library import triton_op, wrap_triton
 
-from mednext.kernels import _interpreting, choices
+from mednext.kernels import _interpreting
 
 SUPPORTED_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
@@ -310,13 +309,11 @@ _BAND_BD, _BAND_HW, _BAND_MAX_BW, _BAND_TILES_PER_PROGRAM = 16, {1: 64, 2: 32}, 
 KERNEL: str | None = None
 
 
-def use_band(kind: str, stride: int, k: int, dtype: torch.dtype, grid: int, channels: int) -> bool:
-    """Whether a layer (``kind`` conv or transpose, ``grid`` its input's extent along D) runs the
-    band kernels (forward, input and weight gradient, where they apply) or the direct ones: the
-    measured choice of :func:`mednext.kernels.choices.choose`, unless ``KERNEL`` says otherwise."""
-    if KERNEL is not None:
-        return KERNEL == "band"
-    return choices.choose(kind, stride, k, dtype, grid, channels)[0] == "band"
+def use_band(kernel: str) -> bool:
+    """Whether a layer whose measured choice (:func:`mednext.kernels.choices.choose`) is ``kernel``
+    runs the band kernels (forward, input and weight gradient, where they apply) or the direct
+    ones: that choice, unless ``KERNEL`` says otherwise."""
+    return (KERNEL or kernel) == "band"
 
 
 def _tile(grid: tuple[int, int, int], kind: str) -> tuple[int, int, int, int]:
