@@ -6,13 +6,16 @@
 * ``physical``: Dice, and the normalized surface Dice "NSD" at the image's own spacing with the
   dataset's tolerance in mm (DeepMind's implementation called as is).
 
-Empty masks, both protocols: reference and prediction both empty -> NaN (the official code's
-rule, and Metrics Reloaded's "undefined"); exactly one of them empty -> 0. That is medpy's Dice
-and what ``surface-distance`` returns with one empty mask (no surface point lies within
-tolerance), so the official values are reproduced; we return it without calling the library,
-whose empty-mask path uses ``np.Inf`` and fails under NumPy 2. The protocols differ in the
-surface metric, in KiTS19's kidney class (``mednext.evaluation.regions``) and in how cases and
-classes are averaged (``mednext.evaluation.statistics``).
+Empty masks (:data:`BOTH_EMPTY`): reference and prediction both empty -> ``paper``: NaN (the
+official code's rule: undefined, dropped from the means); ``physical``: 1, the best value (Metrics
+Reloaded's rule, as its reference implementation scores DSC and NSD: MetricsReloaded
+``pairwise_measures.py``, ``dsc`` and ``normalised_surface_distance``). Exactly one of them empty
+-> 0 in both protocols. That is medpy's Dice and what ``surface-distance`` returns with one empty
+mask (no surface point lies within tolerance), so the official values are reproduced; we return it
+without calling the library, whose empty-mask path uses ``np.Inf`` and fails under NumPy 2. The
+protocols differ in this rule, in the surface metric, in KiTS19's kidney class
+(``mednext.evaluation.regions``) and in how cases and classes are averaged
+(``mednext.evaluation.statistics``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import nibabel as nib
 import numpy as np
 import surface_distance
 
-__all__ = ["dice", "nsd", "sdc", "CaseMetric", "evaluate_masks", "evaluate_case", "load_label_map",
+__all__ = ["BOTH_EMPTY", "dice", "nsd", "sdc", "CaseMetric", "evaluate_masks", "evaluate_case", "load_label_map",
            "label_text", "EvaluationError"]
 
 
@@ -34,29 +37,34 @@ class EvaluationError(ValueError):
     """A prediction or reference that cannot be evaluated; the message names the file."""
 
 
-def _empty_rule(pred: np.ndarray, ref: np.ndarray) -> float | None:
-    """NaN if both are empty, 0 if exactly one is, None if neither is."""
+# Dice and surface Dice of a class whose reference and prediction are both empty, per protocol
+BOTH_EMPTY = {"paper": math.nan, "physical": 1.0}
+
+
+def _empty_rule(pred: np.ndarray, ref: np.ndarray, both_empty: float) -> float | None:
+    """``both_empty`` if both are empty, 0 if exactly one is, None if neither is."""
     has_pred, has_ref = bool(pred.any()), bool(ref.any())
     if not has_pred and not has_ref:
-        return math.nan
+        return both_empty
     if has_pred != has_ref:
         return 0.0
     return None
 
 
-def dice(pred: np.ndarray, ref: np.ndarray) -> float:
-    """Dice of two boolean masks (NaN when both are empty)."""
+def dice(pred: np.ndarray, ref: np.ndarray, both_empty: float = math.nan) -> float:
+    """Dice of two boolean masks (``both_empty`` when both are empty: NaN, the paper protocol's value)."""
     pred, ref = np.asarray(pred, bool), np.asarray(ref, bool)
-    special = _empty_rule(pred, ref)
+    special = _empty_rule(pred, ref, both_empty)
     if special is not None:
         return special
     return float(2.0 * np.logical_and(pred, ref).sum() / (pred.sum() + ref.sum()))
 
 
-def nsd(pred: np.ndarray, ref: np.ndarray, spacing_mm: Sequence[float], tolerance_mm: float) -> float:
-    """Normalized surface Dice at ``tolerance_mm`` (DeepMind's implementation; NaN when both are empty)."""
+def nsd(pred: np.ndarray, ref: np.ndarray, spacing_mm: Sequence[float], tolerance_mm: float,
+        both_empty: float = math.nan) -> float:
+    """Normalized surface Dice at ``tolerance_mm`` (DeepMind's implementation; ``both_empty`` when both are empty)."""
     pred, ref = np.asarray(pred, bool), np.asarray(ref, bool)
-    special = _empty_rule(pred, ref)
+    special = _empty_rule(pred, ref, both_empty)
     if special is not None:
         return special
     distances = surface_distance.compute_surface_distances(ref, pred, tuple(float(s) for s in spacing_mm))
@@ -65,7 +73,7 @@ def nsd(pred: np.ndarray, ref: np.ndarray, spacing_mm: Sequence[float], toleranc
 
 def sdc(pred: np.ndarray, ref: np.ndarray) -> float:
     """The official MedNeXt surface Dice: spacing [1, 1, 1], tolerance 1 (one voxel along any axis)."""
-    return nsd(pred, ref, (1.0, 1.0, 1.0), 1.0)
+    return nsd(pred, ref, (1.0, 1.0, 1.0), 1.0, BOTH_EMPTY["paper"])
 
 
 def label_text(labels: Sequence[int]) -> str:
@@ -98,9 +106,11 @@ def evaluate_masks(case: str, pred: np.ndarray, ref: np.ndarray, spacing_mm: Seq
     for name, labels in classes.items():
         p, r = np.isin(pred, labels["paper"]), np.isin(ref, labels["paper"])
         q, s = np.isin(pred, labels["physical"]), np.isin(ref, labels["physical"])
-        rows.append(CaseMetric(case, name, label_text(labels["paper"]), dice(p, r), sdc(p, r), int(r.sum()),
-                               int(p.sum()), label_text(labels["physical"]), dice(q, s),
-                               nsd(q, s, spacing_mm, tolerance_mm), int(s.sum()), int(q.sum())))
+        rows.append(CaseMetric(
+            case, name,
+            label_text(labels["paper"]), dice(p, r, BOTH_EMPTY["paper"]), sdc(p, r), int(r.sum()), int(p.sum()),
+            label_text(labels["physical"]), dice(q, s, BOTH_EMPTY["physical"]),
+            nsd(q, s, spacing_mm, tolerance_mm, BOTH_EMPTY["physical"]), int(s.sum()), int(q.sum())))
     return rows
 
 

@@ -5,19 +5,21 @@ Written by evaluating out-of-fold predictions against the references (the workfl
 validation) by the aggregation step. Each row holds both evaluation protocols
 (``mednext.evaluation.metrics``): ``paper_labels, paper_dice, paper_sdc`` with the voxel counts
 of the paper's class definition, and ``physical_labels, physical_dice, physical_nsd`` with
-those of the physical one. A metric may be NaN only where it is undefined under its protocol
-(reference and prediction both empty).
+those of the physical one. A metric may be NaN only where it is undefined under its protocol:
+a ``paper`` metric where reference and prediction are both empty; a ``physical`` one never (it
+scores that 1: ``mednext.evaluation.metrics.BOTH_EMPTY``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 
-from mednext.evaluation.metrics import evaluate_case
+from mednext.evaluation.metrics import BOTH_EMPTY, evaluate_case
 from mednext.evaluation.regions import PROTOCOLS
 from mednext.files import write_text_atomic
 
@@ -77,13 +79,18 @@ def read_per_case(path: str | Path) -> pd.DataFrame:
             raise PerCaseError(f"{path}: empty values in column {col!r} (row {int(df[col].isna().idxmax()) + 2})")
     for protocol, metrics in METRICS.items():
         both_empty = (df[f"{protocol}_reference_voxels"] == 0) & (df[f"{protocol}_predicted_voxels"] == 0)
+        undefined = both_empty if math.isnan(BOTH_EMPTY[protocol]) else False  # where NaN is the protocol's value
         for col in metrics:
             values = pd.to_numeric(df[col], errors="coerce")
-            bad = values.isna() & ~both_empty
+            bad = values.isna() & ~undefined
             if bad.any():
                 row = df[bad].iloc[0]
+                rule = ("NaN is only allowed where reference and prediction are both empty"
+                        if math.isnan(BOTH_EMPTY[protocol]) else
+                        f"the {protocol} protocol is never NaN (both masks empty score {BOTH_EMPTY[protocol]:g}; "
+                        "a file written before that rule: rerun its evaluate job)")
                 raise PerCaseError(f"{path}: {col} is NaN for case {row['case']!r} region {row['region']!r}, "
-                                   "but NaN is only allowed where reference and prediction are both empty")
+                                   f"but {rule}")
             if ((values < 0) | (values > 1)).any():
                 raise PerCaseError(f"{path}: {col} outside [0, 1]")
             df[col] = values

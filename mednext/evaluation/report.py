@@ -45,8 +45,9 @@ SETUP_NOTES = [
     "(`region_based_evaluation.py`: Dice; SDC = DeepMind surface Dice at unit spacing with tolerance 1, i.e. one "
     "voxel; KiTS19 kidney = label 1; BraTS WT/TC/ET; per class the mean over cases, undefined dropped, then the "
     "mean of the classes). *physical* = Dice and NSD at the image's spacing with the dataset's tolerance in mm, "
-    "Metrics Reloaded empty rules, KiTS19 kidney incl. tumor (labels 1 and 2), mean over cases of each case's "
-    "class mean. Headline numbers and the comparison with published numbers follow the paper protocol.", ""]
+    "Metrics Reloaded empty rules (both empty 1, one empty 0), KiTS19 kidney incl. tumor (labels 1 and 2), mean "
+    "over cases of each case's class mean. Headline numbers and the comparison with published numbers follow the "
+    "paper protocol.", ""]
 
 
 def _num(digits: int) -> Callable[[object], str]:

@@ -8,7 +8,8 @@ All functions take the tidy per-case table (one row per case x region x model, c
   (undefined) dropped, then the mean of the classes; also the official "mean (nan is 1)", where
   an undefined case counts as 1.
 * per case (``case_scores``, ``summarise``): a case's score is the mean over its classes (NaN
-  dropped); the mean and SD over cases follow. Paired tests and rank stability use these per-case
+  dropped: a paper metric's undefined classes; physical metrics are never NaN); the mean and SD
+  over cases follow. Paired tests and rank stability use these per-case
   scores, since they compare models case by case.
 """
 

@@ -50,11 +50,14 @@ def test_nsd_known_values():
     assert nsd(shifted, a, (1, 1, 2), 1.0) < 1.0
 
 
-def test_empty_masks_follow_metrics_reloaded():
+def test_empty_masks_follow_each_protocols_rule():
     empty = np.zeros((8, 8, 8), bool)
     full = empty.copy()
     full[2:5, 2:5, 2:5] = True
-    assert math.isnan(dice(empty, empty)) and math.isnan(nsd(empty, empty, (1, 1, 1), 1))
+    assert math.isnan(dice(empty, empty)) and math.isnan(nsd(empty, empty, (1, 1, 1), 1))  # default: paper
+    # physical: Metrics Reloaded's reference implementation scores both empty 1 (dsc, normalised_surface_distance)
+    assert dice(empty, empty, 1.0) == 1.0 and nsd(empty, empty, (1, 1, 1), 1, 1.0) == 1.0
+    assert dice(empty, full, 1.0) == 0.0 and nsd(empty, full, (1, 1, 1), 1, 1.0) == 0.0
     assert dice(empty, full) == 0.0 and nsd(empty, full, (1, 1, 1), 1) == 0.0  # missed structure
     assert dice(full, empty) == 0.0 and nsd(full, empty, (1, 1, 1), 1) == 0.0  # false positive
 
@@ -149,12 +152,13 @@ def test_both_protocols_reproduce_the_reference_implementations():
 
 
 def test_empty_classes_follow_the_official_code():
-    """Both empty: NaN in both protocols (the official code's rule); one empty: Dice 0 (medpy) and surface Dice 0."""
+    """Both empty: NaN under paper (the official code's rule), 1 under physical (Metrics Reloaded); one empty:
+    Dice 0 (medpy) and surface Dice 0."""
     ref = np.zeros((12, 12, 12), np.uint8)
     ref[3:8, 3:8, 3:8] = 1
     rows = {r.region: r for r in evaluate_masks("c", ref, ref, (1, 1, 1), _same({"a": (1,), "b": (2,)}), 1.0)}
     assert math.isnan(rows["b"].paper_dice) and math.isnan(rows["b"].paper_sdc)
-    assert math.isnan(rows["b"].physical_dice) and math.isnan(rows["b"].physical_nsd)
+    assert rows["b"].physical_dice == 1.0 and rows["b"].physical_nsd == 1.0
     missed = np.zeros_like(ref)
     rows = {r.region: r for r in evaluate_masks("c", missed, ref, (1, 1, 1), _same({"a": (1,)}), 1.0)}
     assert rows["a"].paper_dice == dc(missed == 1, ref == 1) == 0.0 and rows["a"].paper_sdc == 0.0

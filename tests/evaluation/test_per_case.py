@@ -38,7 +38,8 @@ def test_evaluate_folder_and_roundtrip(folders, tmp_path):
     row = df[(df.case == "case0") & (df.region == "a")].iloc[0]
     assert row.paper_dice == row.paper_sdc == row.physical_dice == row.physical_nsd == 1.0 and row.fold == 0
     undefined = df[(df.case == "case2") & (df.region == "b")].iloc[0]  # both empty
-    assert np.isnan(undefined.paper_dice) and np.isnan(undefined.physical_nsd)
+    assert np.isnan(undefined.paper_dice) and np.isnan(undefined.paper_sdc)
+    assert undefined.physical_dice == undefined.physical_nsd == 1.0  # Metrics Reloaded: both empty is best
     out = tmp_path / "t" / "per_case.csv"
     write_atomic_csv(df, out)
     back = read_per_case(out)
@@ -54,8 +55,10 @@ def _row(case, dice, nsd, voxels):
 
 
 def _valid():
+    # c1: both masks empty: NaN under paper, 1 under physical
     return pd.DataFrame([_row("c0", 0.9, 0.8, 10), _row("c1", np.nan, np.nan, 0)]).assign(
-        paper_predicted_voxels=[11, 0], physical_predicted_voxels=[11, 0])[COLUMNS]
+        paper_predicted_voxels=[11, 0], physical_predicted_voxels=[11, 0], physical_dice=[0.9, 1.0],
+        physical_nsd=[0.8, 1.0])[COLUMNS]
 
 
 @pytest.mark.parametrize("mutate,message", [
@@ -63,7 +66,8 @@ def _valid():
     (lambda df: df.assign(paper_dice=[np.nan, np.nan]), r"paper_dice is NaN for case 'c0'"),
     (lambda df: df.assign(paper_reference_voxels=[10, 3]), r"paper_dice is NaN for case 'c1'"),
     (lambda df: pd.concat([df, df.iloc[[0]]]), r"duplicate case 'c0' region 'a'"),
-    (lambda df: df.assign(physical_nsd=[1.5, np.nan]), r"physical_nsd outside \[0, 1\]"),
+    (lambda df: df.assign(physical_nsd=[1.5, 1.0]), r"physical_nsd outside \[0, 1\]"),
+    (lambda df: df.assign(physical_dice=[0.9, np.nan]), r"physical_dice is NaN for case 'c1'.*never NaN"),
     (lambda df: df.assign(case=["c0", None]), r"empty values in column 'case'"),
 ])
 def test_malformed_per_case_files_name_the_file(tmp_path, mutate, message):
