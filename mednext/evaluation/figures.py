@@ -103,7 +103,7 @@ def make_figures(table: pd.DataFrame, per_case: pd.DataFrame, comparisons: pd.Da
     #    iterations done (models differ in iterations per epoch; mean over folds)
     fig, (ax_dice, ax_loss) = plt.subplots(1, 2, figsize=(13, 5), layout="constrained")
     curves = learning if learning is not None else pd.DataFrame(columns=["model", "iterations_trained"])
-    for color, model in zip(sns.color_palette("tab10", max(1, curves["model"].nunique())), labels):
+    for color, model in zip(sns.color_palette("tab10", max(1, len(labels))), labels):  # a colour per model
         c = curves[curves["model"] == model].groupby("iterations_trained")[["pseudo_dice", "val_loss"]].mean()
         if len(c):
             ax_dice.plot(c.index, c["pseudo_dice"], "o-", color=color, label=labels[model], markersize=4)

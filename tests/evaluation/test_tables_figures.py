@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mednext.evaluation import figures
 from mednext.evaluation.figures import make_figures
 from mednext.evaluation.per_case import COLUMNS
 from mednext.evaluation.tables import (TRANSFORMER_NOTE, ablation_pairs, dataset_tables, upkern_head_start,
@@ -34,7 +35,7 @@ def test_ablation_pairs():
         ("mednext_B_k5_upkern", "mednext_B_k3")]
 
 
-def test_dataset_tables_and_figures(tmp_path):
+def test_dataset_tables_and_figures(tmp_path, monkeypatch):
     per_case = _per_case(np.random.default_rng(0))
     labels = {m: m.replace("_", " ") for m in MODELS}
     complexity = pd.DataFrame({"model": MODELS[1:], "params_m": [10.5, 11.0, 11.0, 10.5],
@@ -88,6 +89,17 @@ def test_dataset_tables_and_figures(tmp_path):
                            learning=curves)
     assert len(written) == 10 and all(p.stat().st_size > 1000 for p in written)
     assert (tmp_path / "d_learning.png").stat().st_size > 10000
+    # models without a curve (here all but the last) leave the others' curves in the figure
+    plotted = {}
+
+    def keep_lines(fig, out, stem):
+        plotted[stem] = [line.get_label() for line in fig.axes[0].get_lines()]
+        return []
+
+    monkeypatch.setattr(figures, "_save", keep_lines)
+    make_figures(out["table"], per_case, out["comparisons"], out["ranks"], tmp_path, "d", "Demo", True,
+                 learning=curves[curves.model == MODELS[-1]])
+    assert plotted["d_learning"] == [labels[MODELS[-1]]]
 
 
 def test_transformers_below_half_dice_say_why():
