@@ -40,9 +40,12 @@ from mednext.nnunet.run_record import (end_attempt, read_before_training, start_
                                        write_run_record)
 from mednext.nnunet.runspec import Budget, positive_from_env
 
-__all__ = ["BudgetedTrainer", "DivergedError", "RunSettingsError", "SETTINGS_KEY", "check_diverged"]
+__all__ = ["BudgetedTrainer", "DivergedError", "INITIALISED_KEY", "RunSettingsError", "SETTINGS_KEY", "check_diverged"]
 
 SETTINGS_KEY = "mednext_settings"  # in a checkpoint's init_args
+# also there: the checkpoint a run started from (UpKern), so that a resumed run's record still names it; not a
+# setting (a resume does not compare it), since only the attempt that starts the run loads the source
+INITIALISED_KEY = "mednext_initialised_from"
 
 
 class RunSettingsError(RuntimeError):
@@ -100,6 +103,7 @@ class BudgetedTrainer(nnUNetTrainer):
 
     def save_checkpoint(self, filename: str) -> None:
         self.my_init_kwargs[SETTINGS_KEY] = self.run_settings()
+        self.my_init_kwargs[INITIALISED_KEY] = self.initialised_from
         partial = f"{filename}.part"
         super().save_checkpoint(partial)
         if isfile(partial):  # rank 0 with checkpointing on
@@ -118,6 +122,7 @@ class BudgetedTrainer(nnUNetTrainer):
                 "per budget and learning rate) or delete this one.")
         # nnU-Net 2.8 reads the file again itself (it fails on a dict); the file holds nothing else, as just checked
         super().load_checkpoint(filename_or_checkpoint)
+        self.initialised_from = checkpoint["init_args"].get(INITIALISED_KEY)
 
     def run_training(self):
         try:

@@ -226,6 +226,22 @@ def test_upkern_trainer_starts_from_interpolated_k3(trained, monkeypatch, tmp_pa
     assert interpolated == 26
 
 
+def test_a_resumed_upkern_run_still_names_its_source(trained, monkeypatch, tmp_path):
+    """Only the attempt that starts a run loads the k3 source; a run continued from its checkpoint (--c, after a
+    notice or a kill) keeps the source in its record."""
+    from mednext.nnunet.trainers.mednext_trainers import nnUNetTrainerMedNeXt_S_k5_UpKern
+
+    _copy_checkpoint(trained, "nnUNetTrainerMedNeXt_S_k3", tmp_path)
+    started = _trainer_instance(trained, monkeypatch, nnUNetTrainerMedNeXt_S_k5_UpKern, tmp_path)
+    started.initialise_from_source()
+    assert started.initialised_from["trainer"] == "nnUNetTrainerMedNeXt_S_k3"
+    started.save_checkpoint(str(tmp_path / "checkpoint_latest.pth"))
+    resumed = _trainer_instance(trained, monkeypatch, nnUNetTrainerMedNeXt_S_k5_UpKern, tmp_path)
+    assert resumed.initialised_from is None
+    resumed.load_checkpoint(str(tmp_path / "checkpoint_latest.pth"))
+    assert resumed.initialised_from == started.initialised_from
+
+
 def test_twice_trainer_starts_from_exact_k3(trained, monkeypatch, tmp_path):
     from mednext.nnunet.trainers.mednext_trainers import nnUNetTrainerMedNeXt_B_k3_Twice
 
