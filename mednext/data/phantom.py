@@ -117,10 +117,20 @@ def _save(array: np.ndarray, spacing: Sequence[float], path: Path) -> None:
 
 def write_phantom_dataset(out_dir: str | Path, cases: int = 12, seed: int = 0, shape: Sequence[int] = (64, 64, 40),
                           spacing: Sequence[float] = (1.0, 1.0, 1.5), lesion: bool = True) -> Path:
-    """Write ``cases`` phantom cases to ``out_dir`` (``imagesTr/``, ``labelsTr/``, ``dataset.json``)."""
+    """Write ``cases`` phantom cases to ``out_dir`` (``imagesTr/``, ``labelsTr/``, ``dataset.json``).
+
+    The cases of an earlier phantom there (``phantom_*``) are removed first, ``dataset.json`` first
+    of all (it is written last: a folder with it is complete); a folder holding another dataset is
+    refused."""
     out = Path(out_dir)
-    (out / "imagesTr").mkdir(parents=True, exist_ok=True)
-    (out / "labelsTr").mkdir(parents=True, exist_ok=True)
+    meta = out / "dataset.json"
+    if meta.is_file() and not json.loads(meta.read_text()).get("synthetic"):
+        raise FileExistsError(f"{out} holds a dataset that is not a phantom; write the phantom elsewhere")
+    meta.unlink(missing_ok=True)
+    for sub in ("imagesTr", "labelsTr"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+        for stale in (out / sub).glob("phantom_*.nii.gz"):
+            stale.unlink()
     rng = np.random.default_rng(seed)
     for i in range(cases):
         image, label, sp = make_case(rng, shape, spacing, lesion)
@@ -136,7 +146,7 @@ def write_phantom_dataset(out_dir: str | Path, cases: int = 12, seed: int = 0, s
         "file_ending": ".nii.gz",
         "synthetic": True,
     }
-    (out / "dataset.json").write_text(json.dumps(dataset_json, indent=2))
+    meta.write_text(json.dumps(dataset_json, indent=2))
     return out
 
 

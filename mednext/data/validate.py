@@ -9,6 +9,7 @@ checked before the check fails, and every bad case is reported, each with its fi
 
 from __future__ import annotations
 
+import gzip
 import json
 import sys
 from pathlib import Path
@@ -35,6 +36,10 @@ def _load(path: Path) -> nib.Nifti1Image:
     try:
         img = nib.load(str(path))
         np.asanyarray(img.dataobj)  # force a full read: truncated files fail here
+        if str(path).endswith(".gz"):  # nibabel stops at the data's end, before gzip's checksum: check it
+            with gzip.open(path) as stream:
+                while stream.read(1 << 24):
+                    pass
         return img
     except Exception as err:
         raise DatasetError(f"{path}: not a readable NIfTI file ({type(err).__name__}: {err}). "
@@ -51,6 +56,8 @@ def _declared_values(labels: dict) -> set[int]:
 def check_case(image_paths: list[Path], label_path: Path, allowed: set[int], fix: str = "") -> None:
     """One case: readable files, images on the label's grid (shape and affine), known label values only."""
     label = _load(label_path)
+    if label.ndim != 3:
+        raise DatasetError(f"{label_path}: a label map must be 3D, got shape {label.shape}")
     unknown = sorted(set(np.unique(np.asanyarray(label.dataobj)).tolist()) - set(allowed))
     if unknown:
         raise DatasetError(f"{label_path}: unknown label value(s) {unknown}; expected only {sorted(allowed)}. {fix}")
@@ -58,9 +65,10 @@ def check_case(image_paths: list[Path], label_path: Path, allowed: set[int], fix
         if not Path(image_path).is_file():
             raise DatasetError(f"{image_path}: missing image for the label {label_path}")
         image = _load(image_path)
-        if image.shape[:3] != label.shape[:3]:
+        if image.shape != label.shape:
             raise DatasetError(f"{image_path}: shape {image.shape} differs from its label {label_path} "
-                               f"{label.shape}; image and label must share one grid")
+                               f"{label.shape}; image and label must share one 3D grid (nnU-Net's raw format "
+                               "holds one channel per file: _0000, _0001, ...)")
         if not np.allclose(image.affine, label.affine, atol=1e-3):
             raise DatasetError(f"{image_path}: spacing/orientation (affine) differs from its label "
                                f"{label_path}; resample the label onto the image grid")
@@ -72,15 +80,20 @@ def check_raw_dataset(folder: str | Path) -> dict:
     meta_path = folder / "dataset.json"
     if not meta_path.is_file():
         raise DatasetError(f"{meta_path}: missing; an nnU-Net raw dataset needs dataset.json")
-    meta = json.loads(meta_path.read_text())
-    ending = meta.get("file_ending", ".nii.gz")
-    channels = sorted(int(c) for c in meta["channel_names"])
-    allowed = _declared_values(meta["labels"])
+    try:
+        meta = json.loads(meta_path.read_text())
+        ending = meta.get("file_ending", ".nii.gz")
+        channels = sorted(int(c) for c in meta["channel_names"])
+        allowed = _declared_values(meta["labels"])
+        expected = int(meta["numTraining"])
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise DatasetError(f"{meta_path}: not a valid nnU-Net dataset.json ({type(err).__name__}: {err}); it needs "
+                           "channel_names, labels (name -> integer value) and numTraining") from err
     labels = sorted((folder / "labelsTr").glob(f"*{ending}"))
     problems = []
-    if len(labels) != int(meta["numTraining"]):
+    if len(labels) != expected:
         problems.append(f"{folder / 'labelsTr'}: {len(labels)} label files but dataset.json says numTraining="
-                        f"{meta['numTraining']}; make them agree")
+                        f"{expected}; make them agree")
     for label_path in labels:
         case = label_path.name[: -len(ending)]
         try:

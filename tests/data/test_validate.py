@@ -1,5 +1,7 @@
 """The raw-dataset check reports every bad case in one run, each with its file and the fix."""
 
+import json
+
 import nibabel as nib
 import numpy as np
 import pytest
@@ -52,3 +54,54 @@ def test_one_problem_is_reported_as_is(raw):
 
 def test_a_clean_dataset_passes(raw):
     assert check_raw_dataset(raw)["cases"] == 4
+
+
+def test_a_damaged_gzip_stream_is_not_readable(raw):
+    """nibabel stops reading at the data's end; gzip's checksum after it is checked too."""
+    image = raw / "imagesTr" / "phantom_002_0000.nii.gz"
+    data = bytearray(image.read_bytes())
+    data[-8] ^= 0xFF  # the CRC-32 of the trailer
+    image.write_bytes(bytes(data))
+    np.asanyarray(nib.load(image).dataobj)  # what nibabel alone accepts
+    with pytest.raises(DatasetError, match=rf"^{image}: not a readable NIfTI file"):
+        check_raw_dataset(raw)
+
+
+def test_4d_label_and_4d_image_are_refused(raw):
+    label = raw / "labelsTr" / "phantom_001.nii.gz"
+    img = nib.load(label)
+    nib.save(nib.Nifti1Image(np.stack([np.asarray(img.dataobj)] * 2, -1), img.affine), str(label))
+    image = raw / "imagesTr" / "phantom_003_0000.nii.gz"
+    img = nib.load(image)
+    nib.save(nib.Nifti1Image(np.stack([np.asarray(img.dataobj)] * 2, -1), img.affine), str(image))
+    with pytest.raises(DatasetError) as err:
+        check_raw_dataset(raw)
+    assert f"{label}: a label map must be 3D, got shape (12, 12, 8, 2)" in str(err.value)
+    assert f"{image}: shape (12, 12, 8, 2) differs from its label" in str(err.value)
+
+
+@pytest.mark.parametrize("change", [lambda m: m.pop("numTraining"), lambda m: m.update(labels=["a", "b"])])
+def test_an_invalid_dataset_json_is_named(raw, change):
+    meta_path = raw / "dataset.json"
+    meta = json.loads(meta_path.read_text())
+    change(meta)
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(DatasetError, match=rf"^{meta_path}: not a valid nnU-Net dataset.json"):
+        check_raw_dataset(raw)
+    meta_path.write_text("{not json")
+    with pytest.raises(DatasetError, match=rf"^{meta_path}: not a valid nnU-Net dataset.json"):
+        check_raw_dataset(raw)
+
+
+def test_a_phantom_written_again_has_only_its_own_cases(raw):
+    """Snakemake removes dataset.json before it reruns the rule; the images of a larger phantom stay behind."""
+    (raw / "dataset.json").unlink()
+    write_phantom_dataset(raw, cases=2, seed=1, shape=(12, 12, 8))
+    assert sorted(p.name for p in (raw / "labelsTr").iterdir()) == ["phantom_000.nii.gz", "phantom_001.nii.gz"]
+    assert len(list((raw / "imagesTr").iterdir())) == 2 and check_raw_dataset(raw)["cases"] == 2
+
+
+def test_the_phantom_refuses_a_folder_of_another_dataset(tmp_path):
+    (tmp_path / "dataset.json").write_text(json.dumps({"name": "mine", "numTraining": 3}))
+    with pytest.raises(FileExistsError, match="not a phantom"):
+        write_phantom_dataset(tmp_path, cases=1, shape=(12, 12, 8))
