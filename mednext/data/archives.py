@@ -3,18 +3,23 @@
 Every member is checked before anything is written: no absolute paths, no ``..`` components, no
 links (symbolic or hard) and no device files. Extraction goes to a hidden sibling folder that is
 renamed to the target only when every member was written, so a target folder that exists is
-always complete.
+always complete. It records which archive it came from (``.archive``: name, size, modification
+time), so an archive replaced since (a new download after a failed conversion) is extracted again
+rather than its predecessor's files reused.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import stat
 import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-__all__ = ["ArchiveError", "check_member_name", "safe_extract"]
+__all__ = ["ArchiveError", "STAMP", "check_member_name", "safe_extract"]
+
+STAMP = ".archive"  # in an extraction folder: the archive it was extracted from
 
 
 class ArchiveError(ValueError):
@@ -50,14 +55,28 @@ def _check_tar(archive: Path, tf: tarfile.TarFile) -> None:
                                "refusing to extract it.")
 
 
+def _recorded_source(dest: Path) -> dict | None:
+    try:
+        return json.loads((dest / STAMP).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def safe_extract(archive: str | Path, dest: str | Path) -> Path:
     """Extract ``archive`` (zip or tar, optionally compressed) into the folder ``dest``; returns ``dest``.
 
-    An existing ``dest`` is taken as a complete earlier extraction and returned as is.
+    An existing ``dest`` extracted from this same archive file is returned as is; one from another
+    archive (or from an earlier version without the record) is replaced.
     """
     archive, dest = Path(archive), Path(dest)
+    if not archive.is_file():
+        raise ArchiveError(f"{archive}: missing; download it again.")
+    info = archive.stat()
+    source = {"archive": archive.name, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
     if dest.is_dir():
-        return dest
+        if _recorded_source(dest) == source:
+            return dest
+        shutil.rmtree(dest)
     tmp = dest.with_name(f".{dest.name}.extracting")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -83,5 +102,6 @@ def safe_extract(archive: str | Path, dest: str | Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise ArchiveError(f"{archive}: damaged archive ({type(err).__name__}: {err}); delete it and download it "
                            "again.") from err
+    (tmp / STAMP).write_text(json.dumps(source))
     tmp.replace(dest)
     return dest

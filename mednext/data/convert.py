@@ -57,6 +57,7 @@ class RawDatasetWriter:
         (self.partial / "imagesTr").mkdir(parents=True)
         (self.partial / "labelsTr").mkdir()
         self.cases: list[str] = []
+        self.seen: dict[str, Path] = {}  # case -> its label file, of every case added (checked or not)
         self.problems: list[str] = []
 
     def add(self, case: str, images: Sequence[Path], label: Path, allowed: set[int],
@@ -67,6 +68,10 @@ class RawDatasetWriter:
                            "download may be damaged or a different release (delete it and download again).")
         except DatasetError as err:
             self.problems.append(str(err))
+        if case in self.seen:
+            self.problems.append(f"{label}: case {case} of {self.dataset} comes twice (also {self.seen[case]}); "
+                                 "the source lists it twice or two files map to one case id: remove the duplicate")
+        self.seen.setdefault(case, label)
         if self.problems:  # the conversion will fail: check the remaining cases, copy nothing more
             return
         for channel, image in enumerate(images):
@@ -98,11 +103,20 @@ def _one(root: Path, pattern: str, what: str) -> Path:
     return found[0]
 
 
+def _numbered(folder: Path, prefix: str) -> dict[str, Path]:
+    """``<prefix>NNNN.nii.gz`` of ``folder`` by number; any other NIfTI file there is refused, by name."""
+    files = sorted(folder.glob("*.nii.gz"))
+    odd = [p.name for p in files if not re.fullmatch(rf"{prefix}\d{{4}}\.nii\.gz", p.name)]
+    if odd:
+        raise ConversionError(f"{folder}: unexpected file(s) {odd}; the release names them {prefix}NNNN.nii.gz. "
+                              "Remove the others (or download the archive again).")
+    return {p.name[len(prefix): len(prefix) + 4]: p for p in files}
+
+
 def convert_btcv(extracted: Path, writer: RawDatasetWriter) -> None:
     """``RawData/Training/{img,label}/{img,label}NNNN.nii.gz`` (Synapse syn3379050) -> BTCV_NNNN."""
     training = _one(extracted, "**/Training/img", "Training/img folder").parent
-    images = {re.sub(r"\D", "", p.name): p for p in (training / "img").glob("img*.nii.gz")}
-    labels = {re.sub(r"\D", "", p.name): p for p in (training / "label").glob("label*.nii.gz")}
+    images, labels = (_numbered(training / kind, kind) for kind in ("img", "label"))
     if set(images) != set(labels):
         odd = sorted(set(images) ^ set(labels))
         raise ConversionError(f"{training}: cases {odd} have an image or a label but not both")
@@ -127,8 +141,12 @@ def convert_amos22(extracted: Path, writer: RawDatasetWriter, task: int = 1,
         raise ConversionError(f"amos22 cases: task must be 1 (CT) or 2 (CT + MRI) and parts a non-empty subset of "
                               f"training, validation; got task={task!r}, parts={list(parts)!r}")
     base = _one(extracted, "**/imagesTr", "imagesTr folder").parent
-    meta = json.loads((base / "dataset.json").read_text())
-    labels = {name: int(value) for value, name in meta["labels"].items()}
+    try:
+        meta = json.loads((base / "dataset.json").read_text())
+        labels = {name: int(value) for value, name in meta["labels"].items()}
+    except (OSError, ValueError, KeyError, AttributeError) as err:
+        raise ConversionError(f"{base / 'dataset.json'}: missing or not the release's dataset.json "
+                              f"({type(err).__name__}: {err}); download the archive again") from err
     for part in parts:
         for entry in meta.get(part, []):
             image = base / entry["image"]

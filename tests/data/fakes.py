@@ -61,15 +61,17 @@ def tar_bytes(members: dict[str, bytes], links: dict[str, str] | None = None) ->
     return buf.getvalue()
 
 
-def btcv_zip(numbers=(1, 2, 21), bad_label: int | None = None, bad_image: int | None = None) -> bytes:
-    """``bad_label``: a label value BTCV lacks, in the last case; ``bad_image``: this case's image is no NIfTI."""
+def btcv_zip(numbers=(1, 2, 21), bad_label: int | None = None, bad_image: int | None = None,
+             extra: dict[str, bytes] | None = None) -> bytes:
+    """``bad_label``: a label value BTCV lacks, in the last case; ``bad_image``: this case's image is no NIfTI;
+    ``extra``: more members."""
     members = {}
     for n in numbers:
         members[f"RawData/Training/img/img{n:04d}.nii.gz"] = b"<html>not a NIfTI</html>" if n == bad_image else image(n)
         values = list(range(1, 14)) if bad_label is None or n != numbers[-1] else [1, bad_label]
         members[f"RawData/Training/label/label{n:04d}.nii.gz"] = label(values, n)
     members["RawData/Testing/img/img0061.nii.gz"] = image(61)  # unlabelled: ignored
-    return zip_bytes(members)
+    return zip_bytes({**members, **(extra or {})})
 
 
 def amos_zip() -> bytes:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 
 from mednext.data.acquire import AccessReport, access_status, convert, convert_options, download
 from mednext.data.archives import ArchiveError, safe_extract
+from mednext.data.convert import ConversionError, RawDatasetWriter
 from mednext.data.download import ChecksumError, DownloadError, sha256_of
 from mednext.data.synapse import CredentialsError, HttpMirrorAccess, SynapseClientAccess
 from mednext.data.validate import DatasetError, check_raw_dataset
@@ -229,6 +232,41 @@ def test_unexpected_label_value_names_the_case_and_leaves_nothing(tmp_path):
     raw = tmp_path / "raw"
     assert not (raw / "Dataset001_BTCV").exists()
     assert not raw.exists() or not list(raw.iterdir())  # no partial folder either
+
+
+@pytest.mark.parametrize("stray", ["img/img_0001.nii.gz", "label/label0001.v2.nii.gz"])
+def test_btcv_files_outside_the_release_names_are_refused(tmp_path, stray):
+    """A stray file would replace a case's image or add a case (its digits taken for a case number)."""
+    extra = {f"RawData/Training/{stray}": fakes.image(5)}
+    fakes.write(tmp_path / "downloads" / "btcv" / "RawData.zip", fakes.btcv_zip(extra=extra))
+    name = stray.split("/")[1]
+    with pytest.raises(ConversionError, match=rf"unexpected file\(s\) \['{re.escape(name)}'\]"):
+        _run(tmp_path, "btcv", "Dataset001_BTCV", synapse=NoSynapse())
+    assert not (tmp_path / "raw" / "Dataset001_BTCV").exists()
+
+
+def test_a_case_added_twice_is_refused(tmp_path):
+    image = fakes.write(tmp_path / "src" / "a.nii.gz", fakes.image(1))
+    label = fakes.write(tmp_path / "src" / "a_label.nii.gz", fakes.label([1], 1))
+    writer = RawDatasetWriter(tmp_path / "raw" / "Dataset009_Twice", "twice")
+    writer.add("case_1", [image], label, {0, 1})
+    writer.add("case_1", [image], label, {0, 1})
+    with pytest.raises(ConversionError, match=r"a_label\.nii\.gz: case case_1 of twice comes twice"):
+        writer.finish({0: "CT"}, {"background": 0, "a": 1})
+    writer.abort()
+    assert not (tmp_path / "raw").exists() or not list((tmp_path / "raw").iterdir())
+
+
+def test_a_replaced_archive_is_extracted_again(tmp_path):
+    """A failed conversion keeps its extraction; the archive downloaded again replaces it."""
+    archive = fakes.write(tmp_path / "downloads" / "btcv" / "RawData.zip", fakes.btcv_zip(bad_label=20))
+    with pytest.raises(DatasetError, match=r"unknown label value\(s\) \[20\]"):
+        _run(tmp_path, "btcv", "Dataset001_BTCV", synapse=NoSynapse())
+    assert (tmp_path / "downloads" / "btcv" / "extracted").is_dir()
+    fakes.write(archive, fakes.btcv_zip())
+    shutil.rmtree(tmp_path / "checksums")  # it recorded the damaged archive's checksum
+    _, out, _ = _run(tmp_path, "btcv", "Dataset001_BTCV", synapse=NoSynapse())
+    assert check_raw_dataset(out)["cases"] == 3
 
 
 def test_every_bad_case_is_named_in_one_conversion(tmp_path):
