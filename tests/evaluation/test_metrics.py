@@ -179,6 +179,30 @@ def test_evaluate_case_reads_spacing_from_the_reference(tmp_path):
     assert rows[0].paper_sdc == pytest.approx(1.0)  # but within one voxel
 
 
+def test_a_reference_without_qform_or_sform_takes_nnunets_export(tmp_path):
+    """nibabel gives a header with neither form (codes 0) a fallback affine; nnU-Net exports the prediction with
+    the geometry SimpleITK reads, which then decides (a real difference is still refused)."""
+    import SimpleITK as sitk
+
+    ref = np.zeros((10, 12, 8), np.uint8)
+    ref[2:6, 3:8, 2:5] = 1
+    img = nib.Nifti1Image(ref, np.diag([0.8, 0.9, 2.0, 1.0]))
+    img.set_qform(None, code=0)
+    img.set_sform(None, code=0)
+    nib.save(img, str(tmp_path / "ref.nii.gz"))
+    read = sitk.ReadImage(str(tmp_path / "ref.nii.gz"))
+    for name, spacing in (("pred", read.GetSpacing()), ("other", (1.0, 1.0, 1.0))):
+        exported = sitk.GetImageFromArray(sitk.GetArrayFromImage(read))
+        exported.CopyInformation(read)
+        exported.SetSpacing(spacing)
+        sitk.WriteImage(exported, str(tmp_path / f"{name}.nii.gz"))
+    assert not np.allclose(nib.load(tmp_path / "pred.nii.gz").affine, nib.load(tmp_path / "ref.nii.gz").affine)
+    rows = evaluate_case("c", tmp_path / "pred.nii.gz", tmp_path / "ref.nii.gz", _same({"a": (1,)}), 1.0, [0, 1])
+    assert rows[0].paper_dice == rows[0].physical_nsd == 1.0
+    with pytest.raises(EvaluationError, match=r"other\.nii\.gz.*affine"):
+        evaluate_case("c", tmp_path / "other.nii.gz", tmp_path / "ref.nii.gz", _same({"a": (1,)}), 1.0, [0, 1])
+
+
 def test_evaluate_case_errors_name_the_file(tmp_path):
     ref = _write(tmp_path / "ref.nii.gz", np.zeros((8, 8, 8)))
     small = _write(tmp_path / "small.nii.gz", np.zeros((8, 8, 7)))
