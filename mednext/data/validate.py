@@ -17,7 +17,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-__all__ = ["DatasetError", "check_case", "check_raw_dataset", "main", "problems_error"]
+__all__ = ["DatasetError", "check_case", "check_raw_dataset", "main", "problems_error", "same_sitk_geometry"]
 
 
 class DatasetError(ValueError):
@@ -53,6 +53,24 @@ def _declared_values(labels: dict) -> set[int]:
     return values
 
 
+def same_sitk_geometry(a: str | Path, b: str | Path) -> bool:
+    """Whether SimpleITK, nnU-Net's reader and writer, gives both files one origin, spacing and direction.
+
+    Asked where nibabel's affines differ: nibabel takes the sform first and gives a header with
+    neither form (codes 0) a fallback affine, while nnU-Net reads (and exports predictions with)
+    the geometry SimpleITK reads."""
+    import SimpleITK as sitk
+
+    readers = []
+    for path in (a, b):
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(str(path))
+        reader.ReadImageInformation()  # the header only
+        readers.append(reader)
+    return all(np.allclose(getattr(readers[0], f)(), getattr(readers[1], f)(), atol=1e-3)
+               for f in ("GetOrigin", "GetSpacing", "GetDirection"))
+
+
 def check_case(image_paths: list[Path], label_path: Path, allowed: set[int], fix: str = "") -> None:
     """One case: readable files, images on the label's grid (shape and affine), known label values only."""
     label = _load(label_path)
@@ -69,7 +87,7 @@ def check_case(image_paths: list[Path], label_path: Path, allowed: set[int], fix
             raise DatasetError(f"{image_path}: shape {image.shape} differs from its label {label_path} "
                                f"{label.shape}; image and label must share one 3D grid (nnU-Net's raw format "
                                "holds one channel per file: _0000, _0001, ...)")
-        if not np.allclose(image.affine, label.affine, atol=1e-3):
+        if not np.allclose(image.affine, label.affine, atol=1e-3) and not same_sitk_geometry(image_path, label_path):
             raise DatasetError(f"{image_path}: spacing/orientation (affine) differs from its label "
                                f"{label_path}; resample the label onto the image grid")
 

@@ -29,6 +29,8 @@ import nibabel as nib
 import numpy as np
 import surface_distance
 
+from mednext.data.validate import same_sitk_geometry
+
 __all__ = ["BOTH_EMPTY", "dice", "nsd", "sdc", "CaseMetric", "evaluate_masks", "evaluate_case", "load_label_map",
            "label_text", "EvaluationError"]
 
@@ -131,24 +133,6 @@ def load_label_map(path: str | Path) -> tuple[np.ndarray, np.ndarray, tuple[floa
     return data.astype(np.int64), img.affine, tuple(float(z) for z in img.header.get_zooms()[:3])
 
 
-def _same_itk_geometry(a: str | Path, b: str | Path) -> bool:
-    """Whether SimpleITK, nnU-Net's reader and writer, gives both files one origin, spacing and direction.
-
-    Asked where nibabel's affines differ: a header with neither qform nor sform (codes 0) gets
-    nibabel's fallback affine, while nnU-Net exports the prediction with the geometry SimpleITK
-    read from the image."""
-    import SimpleITK as sitk
-
-    readers = []
-    for path in (a, b):
-        reader = sitk.ImageFileReader()
-        reader.SetFileName(str(path))
-        reader.ReadImageInformation()  # the header only
-        readers.append(reader)
-    return all(np.allclose(getattr(readers[0], f)(), getattr(readers[1], f)(), atol=1e-3)
-               for f in ("GetOrigin", "GetSpacing", "GetDirection"))
-
-
 def evaluate_case(case: str, pred_path: str | Path, ref_path: str | Path,
                   classes: Mapping[str, Mapping[str, Sequence[int]]], tolerance_mm: float,
                   allowed_labels: Sequence[int] | None = None) -> list[CaseMetric]:
@@ -158,7 +142,7 @@ def evaluate_case(case: str, pred_path: str | Path, ref_path: str | Path,
     if pred.shape != ref.shape:
         raise EvaluationError(f"{pred_path}: shape {pred.shape} differs from the reference {ref_path} {ref.shape}; "
                               "predictions must be exported at the original image geometry")
-    if not np.allclose(pred_affine, ref_affine, atol=1e-3) and not _same_itk_geometry(pred_path, ref_path):
+    if not np.allclose(pred_affine, ref_affine, atol=1e-3) and not same_sitk_geometry(pred_path, ref_path):
         raise EvaluationError(f"{pred_path}: affine (spacing/orientation) differs from the reference {ref_path}; "
                               "predictions must be exported at the original image geometry")
     if allowed_labels is not None:

@@ -22,21 +22,25 @@ SHAPE = (10, 9, 7)
 AFFINE = np.diag([0.8, 0.8, 2.5, 1.0])
 
 
-def nifti_bytes(array: np.ndarray, affine=AFFINE) -> bytes:
-    """A gzipped NIfTI file's bytes (reproducible: no time stamp in the gzip header)."""
-    return gzip.compress(nib.Nifti1Image(array, affine).to_bytes(), mtime=0)
+def nifti_bytes(array: np.ndarray, affine=AFFINE, qform=None) -> bytes:
+    """A gzipped NIfTI file's bytes (reproducible: no time stamp in the gzip header); ``qform``: another
+    qform than the sform (``affine``)."""
+    img = nib.Nifti1Image(array, affine)
+    if qform is not None:
+        img.set_qform(qform, code=1)
+    return gzip.compress(img.to_bytes(), mtime=0)
 
 
-def image(seed: int) -> bytes:
-    return nifti_bytes(np.random.default_rng(seed).normal(0, 100, SHAPE).astype(np.int16))
+def image(seed: int, qform=None) -> bytes:
+    return nifti_bytes(np.random.default_rng(seed).normal(0, 100, SHAPE).astype(np.int16), qform=qform)
 
 
-def label(values, seed: int) -> bytes:
+def label(values, seed: int, qform=None) -> bytes:
     """A label map holding exactly ``values`` (plus background) in blocks."""
     arr = np.zeros(SHAPE, np.uint8)
     for i, v in enumerate(values):
         arr[1 + i % 8, 1:5, 1 + (i // 8) * 3: 3 + (i // 8) * 3] = v
-    return nifti_bytes(arr)
+    return nifti_bytes(arr, qform=qform)
 
 
 def zip_bytes(members: dict[str, bytes]) -> bytes:
@@ -106,13 +110,14 @@ def kits_files(commit: str = "abc123", cases=(0, 1)) -> dict[str, bytes]:
     return files
 
 
-def brats_tar(cases=(0, 2)) -> bytes:
+def brats_tar(cases=(0, 2), qform=None) -> bytes:
+    """``qform``: every file's qform, another than its sform."""
     members = {}
     for c in cases:
         case = f"BraTS2021_{c:05d}"
         for m in ("t1", "t1ce", "t2", "flair"):
-            members[f"{case}/{case}_{m}.nii.gz"] = image(c * 10 + len(m))
-        members[f"{case}/{case}_seg.nii.gz"] = label([1, 2, 4], c)
+            members[f"{case}/{case}_{m}.nii.gz"] = image(c * 10 + len(m), qform)
+        members[f"{case}/{case}_seg.nii.gz"] = label([1, 2, 4], c, qform)
     return tar_bytes(members)
 
 

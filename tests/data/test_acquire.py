@@ -146,6 +146,17 @@ def test_brats21_plain_labels_0_to_3_as_the_official_code(tmp_path):
     assert check_raw_dataset(out)["channels"] == 4 and check_raw_dataset(out)["labels"] == [0, 1, 2, 3]
 
 
+def test_brats21_with_qform_and_sform_apart_converts_and_checks(tmp_path):
+    """nnU-Net's label conversion writes through SimpleITK (which reads the qform here), the images are copied
+    as they are (nibabel takes their sform): the check goes by SimpleITK's geometry, as nnU-Net reads them."""
+    qform = fakes.AFFINE.copy()
+    qform[:3, 3] = [-20.0, 10.0, 5.0]
+    fakes.write(tmp_path / "dl" / "brats21" / "BraTS2021_Training_Data.tar", fakes.brats_tar(qform=qform))
+    download("brats21", tmp_path / "dl", tmp_path / "sums", synapse=NoSynapse(), log=lambda *_: None)
+    out = convert("brats21", tmp_path / "dl", tmp_path / "raw" / "Dataset004_BraTS21", log=lambda *_: None)
+    assert check_raw_dataset(out)["cases"] == 2
+
+
 def test_brats21_region_based_is_an_explicit_option(tmp_path):
     fakes.write(tmp_path / "dl" / "brats21" / "BraTS2021_Training_Data.tar", fakes.brats_tar())
     download("brats21", tmp_path / "dl", tmp_path / "sums", synapse=NoSynapse(), log=lambda *_: None)
