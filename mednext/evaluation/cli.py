@@ -28,7 +28,7 @@ import pandas as pd
 
 from mednext.evaluation.metrics import EvaluationError, label_text
 from mednext.evaluation.per_case import METRICS, evaluate_predictions, write_atomic_csv
-from mednext.evaluation.regions import allowed_labels, classes_for
+from mednext.evaluation.regions import allowed_labels, classes_for, ignore_label
 from mednext.evaluation.statistics import case_scores, paper_average
 
 __all__ = ["DATASETS", "summary", "main"]
@@ -134,7 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise EvaluationError(f"{pred / orphans[0]}: prediction without a reference in {ref}")
         listing = pd.DataFrame([{"case": c, "fold": f, "path": str(pred / f"{c}{ending}")} for c, f in cases.items()])
         per_case = evaluate_predictions(listing, ref, classes, args.tolerance_mm, key,
-                                        args.model or pred.resolve().name, allowed_labels(classes), ending)
+                                        args.model or pred.resolve().name, allowed_labels(classes), ending,
+                                        ignore_label(dataset_json))
     except (EvaluationError, ValueError) as err:
         print(f"error: {err}; nothing written", file=sys.stderr)
         return 1

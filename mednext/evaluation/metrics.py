@@ -135,8 +135,12 @@ def load_label_map(path: str | Path) -> tuple[np.ndarray, np.ndarray, tuple[floa
 
 def evaluate_case(case: str, pred_path: str | Path, ref_path: str | Path,
                   classes: Mapping[str, Mapping[str, Sequence[int]]], tolerance_mm: float,
-                  allowed_labels: Sequence[int] | None = None) -> list[CaseMetric]:
-    """Load prediction and reference, check they agree in grid and labels, and score every class."""
+                  allowed_labels: Sequence[int] | None = None, ignore_label: int | None = None) -> list[CaseMetric]:
+    """Load prediction and reference, check they agree in grid and labels, and score every class.
+
+    ``ignore_label``: the value of nnU-Net's ``ignore`` label (``dataset.json``; sparse references),
+    allowed in the reference only; its voxels count in neither mask (as nnU-Net's own evaluation),
+    so the voxel counts and both protocols' metrics leave them out."""
     pred, pred_affine, _ = load_label_map(pred_path)
     ref, ref_affine, spacing = load_label_map(ref_path)
     if pred.shape != ref.shape:
@@ -146,9 +150,13 @@ def evaluate_case(case: str, pred_path: str | Path, ref_path: str | Path,
         raise EvaluationError(f"{pred_path}: affine (spacing/orientation) differs from the reference {ref_path}; "
                               "predictions must be exported at the original image geometry")
     if allowed_labels is not None:
-        for path, array in ((pred_path, pred), (ref_path, ref)):
-            unknown = sorted(set(np.unique(array).tolist()) - set(allowed_labels))
+        in_ref = [*allowed_labels, *([] if ignore_label is None else [ignore_label])]
+        for path, array, allowed in ((pred_path, pred, list(allowed_labels)), (ref_path, ref, in_ref)):
+            unknown = sorted(set(np.unique(array).tolist()) - set(allowed))
             if unknown:
                 raise EvaluationError(f"{path}: unknown label value(s) {unknown}; expected a subset of "
-                                      f"{sorted(allowed_labels)} (see the dataset's dataset.json)")
+                                      f"{sorted(allowed)} (see the dataset's dataset.json)")
+    if ignore_label is not None:
+        ignored = ref == ignore_label
+        pred, ref = np.where(ignored, 0, pred), np.where(ignored, 0, ref)
     return evaluate_masks(case, pred, ref, spacing, classes, tolerance_mm)

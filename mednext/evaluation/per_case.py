@@ -38,23 +38,26 @@ class PerCaseError(ValueError):
 def evaluate_predictions(predictions: pd.DataFrame, ref_dir: str | Path,
                          classes: Mapping[str, Mapping[str, Sequence[int]]], tolerance_mm: float, dataset: str,
                          model: str, allowed_labels: Sequence[int] | None = None,
-                         file_ending: str = ".nii.gz") -> pd.DataFrame:
-    """Score each ``predictions`` row (``case, fold, path``) against ``ref_dir/<case><ending>``, sorted by case."""
+                         file_ending: str = ".nii.gz", ignore_label: int | None = None) -> pd.DataFrame:
+    """Score each ``predictions`` row (``case, fold, path``) against ``ref_dir/<case><ending>``, sorted by case
+    (``ignore_label``: see :func:`mednext.evaluation.metrics.evaluate_case`)."""
     rows = []
     for _, p in predictions.sort_values("case").iterrows():
         for metric in evaluate_case(p["case"], p["path"], Path(ref_dir) / f"{p['case']}{file_ending}", classes,
-                                    tolerance_mm, allowed_labels):
+                                    tolerance_mm, allowed_labels, ignore_label):
             rows.append({"dataset": dataset, "model": model, "fold": int(p["fold"]), **asdict(metric)})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def evaluate_folder(pred_dir: str | Path, ref_dir: str | Path, case_folds: Mapping[str, int],
                     classes: Mapping[str, Mapping[str, Sequence[int]]], tolerance_mm: float, dataset: str, model: str,
-                    allowed_labels: Sequence[int] | None = None, file_ending: str = ".nii.gz") -> pd.DataFrame:
+                    allowed_labels: Sequence[int] | None = None, file_ending: str = ".nii.gz",
+                    ignore_label: int | None = None) -> pd.DataFrame:
     """Score ``pred_dir/<case><ending>`` against ``ref_dir/<case><ending>`` for every case in ``case_folds``."""
     listing = pd.DataFrame([{"case": c, "fold": f, "path": str(Path(pred_dir) / f"{c}{file_ending}")}
                             for c, f in case_folds.items()], columns=["case", "fold", "path"])
-    return evaluate_predictions(listing, ref_dir, classes, tolerance_mm, dataset, model, allowed_labels, file_ending)
+    return evaluate_predictions(listing, ref_dir, classes, tolerance_mm, dataset, model, allowed_labels, file_ending,
+                                ignore_label)
 
 
 def write_atomic_csv(df: pd.DataFrame, path: str | Path) -> None:

@@ -57,6 +57,12 @@ def classes_for(dataset: str, dataset_json: Mapping) -> dict[str, dict[str, tupl
     return {name: {p: per_protocol[p][name] for p in PROTOCOLS} for name in names}
 
 
+def ignore_label(dataset_json: Mapping) -> int | None:
+    """The value of nnU-Net's ``ignore`` label (sparse annotations), or None where ``dataset.json`` has none."""
+    value = dataset_json["labels"].get("ignore")
+    return None if value is None else int(value)
+
+
 def allowed_labels(classes: Mapping[str, Mapping[str, tuple[int, ...]]]) -> list[int]:
     """Background and every label value some class covers: anything else in a label map is an error."""
     return sorted({0} | {v for per in classes.values() for labels in per.values() for v in labels})

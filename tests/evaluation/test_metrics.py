@@ -9,7 +9,8 @@ import surface_distance
 from medpy.metric.binary import dc
 
 from mednext.evaluation.metrics import EvaluationError, dice, evaluate_case, evaluate_masks, nsd, sdc
-from mednext.evaluation.regions import allowed_labels, classes_for, regions_for, regions_from_dataset_json
+from mednext.evaluation.regions import (allowed_labels, classes_for, ignore_label, regions_for,
+                                       regions_from_dataset_json)
 
 SPACINGS = [(1.0, 1.0, 1.0), (0.7, 0.8, 2.5), (3.0, 0.5, 0.5)]
 
@@ -201,6 +202,26 @@ def test_a_reference_without_qform_or_sform_takes_nnunets_export(tmp_path):
     assert rows[0].paper_dice == rows[0].physical_nsd == 1.0
     with pytest.raises(EvaluationError, match=r"other\.nii\.gz.*affine"):
         evaluate_case("c", tmp_path / "other.nii.gz", tmp_path / "ref.nii.gz", _same({"a": (1,)}), 1.0, [0, 1])
+
+
+def test_the_ignore_label_counts_in_neither_mask(tmp_path):
+    """nnU-Net's ``ignore`` label (sparse references): allowed in the reference, its voxels left out of both masks."""
+    dataset_json = {"labels": {"background": 0, "organ": 1, "ignore": 2}}
+    classes = classes_for("mine", dataset_json)
+    assert list(classes) == ["organ"] and ignore_label(dataset_json) == 2 and allowed_labels(classes) == [0, 1]
+    assert ignore_label({"labels": {"background": 0, "organ": 1}}) is None
+    ref = np.zeros((10, 10, 10), np.uint8)
+    ref[2:6, 2:6, 2:6] = 1
+    ref[7:9, 2:6, 2:6] = 2  # not annotated
+    pred = (ref > 0).astype(np.uint8)  # organ predicted where the reference is not annotated too
+    paths = _write(tmp_path / "p.nii.gz", pred), _write(tmp_path / "r.nii.gz", ref)
+    row = evaluate_case("c", *paths, classes, 1.0, allowed_labels(classes), ignore_label(dataset_json))[0]
+    assert row.paper_dice == row.physical_dice == row.paper_sdc == 1.0
+    assert row.paper_reference_voxels == row.paper_predicted_voxels == 64
+    with pytest.raises(EvaluationError, match=r"r\.nii\.gz: unknown label value\(s\) \[2\]"):
+        evaluate_case("c", *paths, classes, 1.0, allowed_labels(classes))  # without the ignore label
+    with pytest.raises(EvaluationError, match=r"p2\.nii\.gz: unknown label value\(s\) \[2\]"):  # never predicted
+        evaluate_case("c", _write(tmp_path / "p2.nii.gz", ref), paths[1], classes, 1.0, allowed_labels(classes), 2)
 
 
 def test_evaluate_case_errors_name_the_file(tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from mednext.evaluation.per_case import evaluate_predictions, write_atomic_csv
-from mednext.evaluation.regions import allowed_labels, classes_for
+from mednext.evaluation.regions import allowed_labels, classes_for, ignore_label
 from rule_log import rule_log
 
 with rule_log(snakemake.log[0]):  # noqa: F821
@@ -15,5 +15,6 @@ with rule_log(snakemake.log[0]):  # noqa: F821
     classes = classes_for(sm.wildcards.dataset, dataset_json)
     predictions = pd.read_csv(sm.input.predictions, sep="\t")
     per_case = evaluate_predictions(predictions, sm.params.labels, classes, sm.params.tolerance, sm.wildcards.dataset,
-                                    sm.wildcards.model, allowed_labels(classes), dataset_json["file_ending"])
+                                    sm.wildcards.model, allowed_labels(classes), dataset_json["file_ending"],
+                                    ignore_label(dataset_json))
     write_atomic_csv(per_case, sm.output[0])
