@@ -107,15 +107,16 @@ def check_raw_dataset(folder: str | Path) -> dict:
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise DatasetError(f"{meta_path}: not a valid nnU-Net dataset.json ({type(err).__name__}: {err}); it needs "
                            "channel_names, labels (name -> integer value) and numTraining") from err
-    labels = sorted((folder / "labelsTr").glob(f"*{ending}"))
+    images_dir, labels_dir = (folder / "imagesTr").resolve(), (folder / "labelsTr").resolve()  # linked: the user's
+    labels = sorted(labels_dir.glob(f"*{ending}"))
     problems = []
     if len(labels) != expected:
-        problems.append(f"{folder / 'labelsTr'}: {len(labels)} label files but dataset.json says numTraining="
+        problems.append(f"{labels_dir}: {len(labels)} label files but dataset.json says numTraining="
                         f"{expected}; make them agree")
     for label_path in labels:
         case = label_path.name[: -len(ending)]
         try:
-            check_case([folder / "imagesTr" / f"{case}_{c:04d}{ending}" for c in channels], label_path, allowed,
+            check_case([images_dir / f"{case}_{c:04d}{ending}" for c in channels], label_path, allowed,
                        fix="Fix the label map or the labels in dataset.json.")
         except DatasetError as err:
             problems.append(str(err))

@@ -35,6 +35,7 @@ from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 from nnunetv2.utilities.collate_outputs import collate_outputs
 
 from mednext.nnunet.checkpoints import load_checkpoint
+from mednext.nnunet.inputs import INPUTS_KEY, changed_inputs, run_inputs
 from mednext.nnunet.notice import CONTINUE_EXIT, Notice
 from mednext.nnunet.run_record import (end_attempt, read_before_training, start_attempt, write_before_training,
                                        write_run_record)
@@ -90,6 +91,7 @@ class BudgetedTrainer(nnUNetTrainer):
         self.num_val_iterations_per_epoch = budget.val_iterations
         self.save_every = positive_from_env("MEDNEXT_SAVE_EVERY", self.save_every)
         self.initialised_from: dict | None = None  # filled by trainers that start from a checkpoint
+        self._inputs: dict[str, str] | None = None  # mednext.nnunet.inputs.run_inputs, once training runs
         self.notice: Notice | None = None  # set when training starts
         self.set_recipe()
 
@@ -101,9 +103,21 @@ class BudgetedTrainer(nnUNetTrainer):
         budget = Budget(self.num_epochs, self.num_iterations_per_epoch, self.num_val_iterations_per_epoch)
         return {"budget": asdict(budget), "initial_lr": self.initial_lr}
 
+    def source_checkpoint(self) -> str | None:
+        """The checkpoint this run starts from (trainers that start from another run say which)."""
+        return None
+
+    def run_inputs(self) -> dict[str, str]:
+        """What this run trains on (:func:`mednext.nnunet.inputs.run_inputs`), computed once."""
+        if self._inputs is None:
+            plans = join(self.preprocessed_dataset_folder_base, f"{self.plans_manager.plans_name}.json")
+            self._inputs = run_inputs(plans, self.source_checkpoint())
+        return self._inputs
+
     def save_checkpoint(self, filename: str) -> None:
         self.my_init_kwargs[SETTINGS_KEY] = self.run_settings()
         self.my_init_kwargs[INITIALISED_KEY] = self.initialised_from
+        self.my_init_kwargs[INPUTS_KEY] = self.run_inputs()
         partial = f"{filename}.part"
         super().save_checkpoint(partial)
         if isfile(partial):  # rank 0 with checkpointing on
@@ -120,6 +134,12 @@ class BudgetedTrainer(nnUNetTrainer):
                 f"{where} was trained with {recorded or 'unrecorded settings'}, but this run asks for {requested}: "
                 "a run never continues under other settings. Train into another folder (the workflow names one "
                 "per budget and learning rate) or delete this one.")
+        changed = changed_inputs(checkpoint["init_args"].get(INPUTS_KEY), self.run_inputs())
+        if changed:
+            where = filename_or_checkpoint if isinstance(filename_or_checkpoint, str) else "the checkpoint"
+            raise RunSettingsError(
+                f"{where} was trained on other inputs ({', '.join(changed)} changed since): a run never continues on "
+                "other data. Delete this run's folder to train it again (the workflow does so itself).")
         # nnU-Net 2.8 reads the file again itself (it fails on a dict); the file holds nothing else, as just checked
         super().load_checkpoint(filename_or_checkpoint)
         self.initialised_from = checkpoint["init_args"].get(INITIALISED_KEY)

@@ -228,7 +228,8 @@ def test_upkern_trainer_starts_from_interpolated_k3(trained, monkeypatch, tmp_pa
 
 def test_a_resumed_upkern_run_still_names_its_source(trained, monkeypatch, tmp_path):
     """Only the attempt that starts a run loads the k3 source; a run continued from its checkpoint (--c, after a
-    notice or a kill) keeps the source in its record."""
+    notice or a kill) keeps the source in its record, and continues only while the source is the same."""
+    from mednext.nnunet.budget import RunSettingsError
     from mednext.nnunet.trainers.mednext_trainers import nnUNetTrainerMedNeXt_S_k5_UpKern
 
     _copy_checkpoint(trained, "nnUNetTrainerMedNeXt_S_k3", tmp_path)
@@ -240,6 +241,13 @@ def test_a_resumed_upkern_run_still_names_its_source(trained, monkeypatch, tmp_p
     assert resumed.initialised_from is None
     resumed.load_checkpoint(str(tmp_path / "checkpoint_latest.pth"))
     assert resumed.initialised_from == started.initialised_from
+    # a source trained again since: the run does not continue on other inputs (mednext.nnunet.inputs)
+    source = load_checkpoint(started.source_checkpoint())
+    source["network_weights"] = {k: v + 1 for k, v in source["network_weights"].items()}
+    torch.save(source, started.source_checkpoint())
+    again = _trainer_instance(trained, monkeypatch, nnUNetTrainerMedNeXt_S_k5_UpKern, tmp_path)
+    with pytest.raises(RunSettingsError, match=r"checkpoint_latest\.pth was trained on other inputs \(source changed"):
+        again.load_checkpoint(str(tmp_path / "checkpoint_latest.pth"))
 
 
 def test_twice_trainer_starts_from_exact_k3(trained, monkeypatch, tmp_path):

@@ -16,7 +16,7 @@ def workdir(tmp_path_factory):
     """A copy of the workflow, so that these checks never touch (or wait for) a run in the checkout."""
     wd = tmp_path_factory.mktemp("workflow")
     shutil.copy(ROOT / "Snakefile", wd)
-    for folder in ("config", "workflow", "paper", "profiles"):
+    for folder in ("config", "workflow", "paper", "profiles", "slurm"):
         shutil.copytree(ROOT / folder, wd / folder)
     return wd
 
@@ -60,6 +60,24 @@ def test_paper_dag_plans_without_data(workdir):
     assert counts["evaluate"] == counts["oof_predictions"] == 4 * 11 + 2 * 3
     assert counts["table"] == counts["figures"] == 4
     assert counts["download"] == counts["convert_dataset"] == 4 and counts["plan_mednext"] == 4
+
+
+def test_config_on_the_command_line_changes_one_key_of_the_paper_config(workdir):
+    """`--config KEY=VALUE` alone changes that key; the paper configuration stays (only --configfile replaces it)."""
+    proc = _snakemake(workdir, "all", "-n", "--quiet", "rules", "--config", "results=elsewhere")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert _job_counts(proc.stdout + proc.stderr)["train"] > 0
+    proc = _snakemake(workdir, "elsewhere/tables/btcv.csv", "-n", "--quiet", "rules", "--config", "results=elsewhere")
+    assert proc.returncode == 0 and _job_counts(proc.stdout + proc.stderr)["table"] == 1, proc.stderr[-3000:]
+
+
+def test_training_jobs_ask_slurm_for_their_cpus(workdir):
+    """The SLURM profile's default cpus_per_task (1) would win over a rule's threads: train names its own."""
+    proc = _snakemake(workdir, "results/tables/btcv.csv", "-n", "--profile", "slurm")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    train = [b for b in re.split(r"^(?=rule \w+:$)", proc.stdout, flags=re.M) if b.startswith("rule train")]
+    cpus = yaml.safe_load((workdir / "config/config.yaml").read_text())["resources"]["train"]["cpus_per_task"]
+    assert train and all(f"cpus_per_task={cpus}" in b for b in train)
 
 
 def test_all_and_extended_split_the_full_matrix(workdir):

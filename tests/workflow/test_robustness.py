@@ -108,3 +108,19 @@ def test_two_bad_cases_stop_the_dag_naming_both_in_one_run(tmp_path):
     assert f"{path}: unknown label value(s) [7]" in out
     assert f"{image}: not a readable NIfTI file" in out
     assert _no_results(wd)
+
+
+def test_a_rerun_of_the_user_dataset_link_leaves_the_users_files(tmp_path):
+    """Snakemake deletes a job's outputs before it reruns it: the output is a copy of dataset.json beside links
+    to the user's folders, never the user's own file."""
+    raw, datasets = _user_dataset(tmp_path / "data")
+    wd = workdir(tmp_path / "wd", datasets)
+    check = "resources/pre/Dataset903_Mine/raw_dataset_check.json"
+    for forced in ((), ("--forcerun", "link_user_dataset")):
+        proc = snakemake(wd, check, *forced)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert (raw / "dataset.json").is_file() and len(list((raw / "labelsTr").iterdir())) == 5
+    linked = wd / "resources/raw/Dataset903_Mine"
+    assert not linked.is_symlink() and (linked / "labelsTr").resolve() == raw / "labelsTr"
+    assert json.loads((linked / "dataset.json").read_text()) == json.loads((raw / "dataset.json").read_text())
+    assert json.loads((wd / check).read_text())["cases"] == 5

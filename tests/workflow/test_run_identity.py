@@ -11,6 +11,7 @@ import re
 import shutil
 
 import pytest
+import torch
 
 from mednext.nnunet.checkpoints import load_checkpoint
 
@@ -60,8 +61,9 @@ def done(tmp_path_factory):
 
 
 @pytest.mark.parametrize("change", [
-    {"num_processes_da": 2}, {"num_processes": 2}, {"compile": True}, {"save_every": 7}, {"checkpointing": "block"}],
-    ids=["da-workers", "planning-processes", "compile", "save-every", "checkpointing"])
+    {"num_processes_da": 2}, {"num_processes": 2}, {"compile": True}, {"save_every": 7}, {"checkpointing": "block"},
+    {"device": "cuda"}],
+    ids=["da-workers", "planning-processes", "compile", "save-every", "checkpointing", "device"])
 def test_result_neutral_settings_rerun_nothing(done, change):
     assert _planned(done, _config(**change)) == {}
 
@@ -117,3 +119,30 @@ def test_new_budget_or_lr_trains_fresh_beside_the_old_run(done):
         assert not (done / "logs/train" / settings / f"{old}.log").read_text().startswith("resuming")
         assert {p.name: _digest(p) for p in old_fold.glob("*.pth")} | {
             "run_record.json": _digest(old_fold / "run_record.json")} == before
+
+
+def test_a_run_whose_data_changed_trains_afresh_in_its_folder(done):
+    """Another phantom (the same settings, so the same folder): the training job reruns, and neither resumes the
+    old run's weights (its checkpoint_latest.pth) nor keeps its files. Last: it changes dataset a for good."""
+    run = f"e1_it1_val1/{RUN.format(id=904, name='PhantomA')}"
+    _, _, old = _trained(done, run)
+    phantom = {"cases": 5, "seed": 7, "shape": [28, 28, 20], "spacing": [1, 1, 1.5]}
+    cfg = _config(_datasets(a={"phantom": phantom}))
+    assert _planned(done, cfg)["train"] == 1
+    proc = snakemake(done, f"resources/res/{run}/checkpoint_final.pth", configfile="changed.yaml")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    fold, record, new = _trained(done, run)
+    log = (done / "logs/train" / f"{run}.log").read_text()
+    assert "was trained on other inputs (dataset.json, dataset_fingerprint.json" in log
+    assert "training afresh" in log and "resuming from" not in log.split("training afresh")[-1]
+    assert [a["ended"] for a in record["attempts"]] == ["finished"]  # the old run's attempts went with it
+    assert new["init_args"]["mednext_inputs"] != old["init_args"]["mednext_inputs"]
+    assert len(new["logging"]["epoch_end_timestamps"]) == 1
+    # the job's question (mednext.nnunet.inputs): the new checkpoint is resumable, the old one is not
+    from mednext.nnunet.inputs import STALE_EXIT, main
+
+    assert main([str(fold / "checkpoint_final.pth"), str(done / "resources/pre/Dataset904_PhantomA/"
+                                                          "nnUNetPlans_MedNeXt.json")]) == 0
+    stale = fold.parent / "old_checkpoint.pth"
+    torch.save(old, stale)
+    assert main([str(stale), str(done / "resources/pre/Dataset904_PhantomA/nnUNetPlans_MedNeXt.json")]) == STALE_EXIT

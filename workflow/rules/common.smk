@@ -14,8 +14,9 @@ from mednext.nnunet.runspec import CHECKPOINTING_VARIABLE, dataset_folder, run_s
 min_version("9.0")
 
 
-# `--configfile` replaces the paper configuration instead of merging into it.
-if not config:
+# `--configfile` replaces the paper configuration instead of merging into it; `--config KEY=VALUE` alone
+# changes a key of it.
+if not workflow.overwrite_configfiles:
 
     configfile: "config/config.yaml"
 
@@ -30,9 +31,9 @@ LOGS = "logs"
 ENV = "../envs/mednext.yaml"
 BENCH = "benchmarks/snakemake"
 
-# What changes no result (absolute paths, worker counts, compile, checkpointing, checkpoint interval, notice) reaches
-# nnU-Net through the environment of every job, never through a rule's params: changing it, or
-# moving the checkout, reruns nothing.
+# What changes no result (absolute paths, worker counts, device, compile, checkpointing, checkpoint interval,
+# notice) reaches nnU-Net through the environment of every job, never through a rule's params: changing it,
+# or moving the checkout, reruns nothing.
 os.environ.update(
     nnUNet_raw=os.path.abspath(RAW),
     nnUNet_preprocessed=os.path.abspath(PRE),
@@ -44,6 +45,8 @@ os.environ.update(
     nnUNet_n_proc_DA=str(max(1, NN["num_processes_da"])),
     MEDNEXT_TRAIN_N_PROC_DA=str(NN["num_processes_da"]),
     nnUNet_compile="t" if NN["compile"] else "f",
+    MEDNEXT_DEVICE=NN["device"],  # nnUNetv2_train -device (rule train)
+    MEDNEXT_CHECKSUMS=os.path.abspath(CHECKSUMS),  # the checksum records (rule download)
     **({"MEDNEXT_SAVE_EVERY": str(NN["save_every"])} if "save_every" in NN else {}),
     **({CHECKPOINTING_VARIABLE: NN["checkpointing"]} if "checkpointing" in NN else {}),
     **{NOTICE_VARIABLE: str(config["cluster"]["notice_s"]), FINAL_VARIABLE: str(60 * config["cluster"]["overhead_min"])},

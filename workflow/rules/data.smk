@@ -43,11 +43,11 @@ rule phantom_dataset:
 
 rule link_user_dataset:
     output:
-        f"{RAW}/{{ds}}/dataset.json",
+        f"{RAW}/{{ds}}/dataset.json",  # a copy: Snakemake deletes a job's outputs before it reruns it
     wildcard_constraints:
         ds="|".join(USER) or NONE,
     params:
-        path=lambda wc: os.path.abspath(ds_cfg(KEY_OF_FOLDER[wc.ds])["path"]),
+        path=lambda wc: ds_cfg(KEY_OF_FOLDER[wc.ds])["path"],  # as configured (relative to the checkout)
     priority: ACQUIRE_FIRST
     conda:
         ENV
@@ -56,9 +56,21 @@ rule link_user_dataset:
     benchmark:
         f"{BENCH}/data/{{ds}}.tsv"
     shell:
-        "(test -f {params.path}/dataset.json || "
-        "{{ echo 'no dataset.json in {params.path}: a user dataset must be in nnU-Net raw format' >&2; exit 1; }}) "
-        "&& d=$(dirname {output}) && rmdir $d 2>/dev/null; ln -sfn {params.path} $d > {log} 2>&1"
+        """
+        if ! src=$(cd {params.path:q} 2>/dev/null && pwd) || [ ! -f "$src/dataset.json" ]; then
+            echo "no dataset.json in {params.path}: a user dataset must be in nnU-Net raw format" >&2
+            exit 1
+        fi
+        d=$(dirname {output})
+        if [ -L "$d" ]; then rm "$d"; fi  # earlier versions linked the whole folder
+        mkdir -p "$d"
+        for sub in imagesTr labelsTr imagesTs labelsTs; do  # the user's files stay where they are, linked
+            rm -f "$d/$sub"
+            if [ -e "$src/$sub" ]; then ln -s "$src/$sub" "$d/$sub"; fi
+        done
+        cp "$src/dataset.json" {output}
+        echo "linked $src" > {log}
+        """
 
 
 rule download:
@@ -70,7 +82,6 @@ rule download:
         dataset="|".join(KEY_OF_FOLDER[f] for f in DOWNLOADED) or NONE,
     priority: ACQUIRE_FIRST
     params:
-        checksums=CHECKSUMS,
         source=lambda wc: ds_cfg(wc.dataset).get("source", {}),
     conda:
         ENV
@@ -91,7 +102,6 @@ rule convert_dataset:
         ds="|".join(DOWNLOADED) or NONE,
     params:
         dataset=lambda wc: KEY_OF_FOLDER[wc.ds],
-        downloads=DOWNLOADS,
         settings=lambda wc: {k: v for k, v in ds_cfg(KEY_OF_FOLDER[wc.ds]).items() if k in ("cases", "region_based")},
     priority: ACQUIRE_FIRST
     conda:

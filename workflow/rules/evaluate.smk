@@ -9,7 +9,6 @@ rule evaluate:
     output:
         f"{RESULTS}/per_case/{{dataset}}/{{model}}.csv",
     params:
-        labels=lambda wc: f"{RAW}/{FOLDER[wc.dataset]}/labelsTr",
         tolerance=lambda wc: ds_cfg(wc.dataset)["nsd_tolerance_mm"],
     conda:
         ENV

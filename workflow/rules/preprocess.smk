@@ -3,6 +3,7 @@
 
 
 # Paths and worker counts come from the environment (common.smk): params hold only what changes the plans.
+# A dataset planned again (its data changed) gets a new fingerprint: --clean, else nnU-Net keeps the old one.
 
 
 rule plan_nnunet:
@@ -24,7 +25,7 @@ rule plan_nnunet:
         cpus_per_task=res("plan", "cpus_per_task"),
     shell:
         "nnUNetv2_plan_and_preprocess -d {params.id} -c 3d_fullres -np $nnUNet_def_n_proc "
-        "--verify_dataset_integrity > {log} 2>&1"
+        "--verify_dataset_integrity --clean > {log} 2>&1"
 
 
 rule plan_mednext:
@@ -61,7 +62,6 @@ rule splits:
         f"{PRE}/{{ds}}/splits_final.json",
     params:
         shipped=lambda wc: f"config/splits/{KEY_OF_FOLDER[wc.ds]}.json",
-        raw=lambda wc: f"{RAW}/{wc.ds}",
         record=lambda wc: wc.ds in DOWNLOADED,  # the paper's datasets: the first run writes the file
     conda:
         ENV

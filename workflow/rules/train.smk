@@ -1,7 +1,8 @@
 # Stage 3, train: one job per dataset x model x fold, through the real nnUNetv2_train, into the
 # run's own folder (mednext.nnunet.runspec: a non-paper budget or learning rate has its own). UpKern
 # and "trained twice" jobs wait for the k3 job of the same fold. An interrupted job resumes with
-# --c; a checkpoint trained under other settings is refused.
+# --c; a checkpoint trained under other settings is refused, and one trained on other inputs (the data
+# or the source run changed since: mednext.nnunet.inputs) is removed and the run trained afresh.
 #
 # Runs longer than one job (MedNeXt-L k5: 28-37 h of steps alone on an H100) continue by self-requeue.
 # The job asks for mednext.nnunet.requests' runtime (the run's estimate, capped at the cluster's
@@ -37,7 +38,6 @@ rule train:
         trainer=run_param("trainer"),
         plans=run_param("plans"),
         settings=lambda wc: " ".join(f"{k}={v}" for k, v in RUN[wc.run].environment().items()),
-        device=NN["device"],
     conda:
         ENV
     log:
@@ -46,6 +46,7 @@ rule train:
         f"{BENCH}/train/{{run}}.tsv"
     threads: res("train", "cpus_per_task")
     resources:
+        cpus_per_task=res("train", "cpus_per_task"),  # = threads; a profile's default would win over threads
         gpu=res("train", "gpu"),
         runtime=lambda wc: REQUEST[wc.run].runtime_min,
         gpu_mem_gb=lambda wc: REQUEST[wc.run].gpu_mem_gb or "unknown",
@@ -56,14 +57,21 @@ rule train:
         resume=""
         echo "== $(date -u +%FT%TZ) on $(hostname), SLURM job ${{SLURM_JOB_ID:-none}}" >> {log}
         if [ -f "$dir/checkpoint_latest.pth" ]; then
-            resume="--c"
-            echo "resuming from $dir/checkpoint_latest.pth" >> {log}
+            if python -m mednext.nnunet.inputs "$dir/checkpoint_latest.pth" {input.plans} {input.source} >> {log} 2>&1; then
+                resume="--c"
+                echo "resuming from $dir/checkpoint_latest.pth" >> {log}
+            else
+                status=$?
+                [ "$status" -eq "$(python -c 'from mednext.nnunet.inputs import STALE_EXIT as s; print(s)')" ] || exit "$status"
+                echo "training afresh: removed the run trained on other inputs from $dir" >> {log}
+                find "$dir" -mindepth 1 -delete
+            fi
         fi
         status=0
         env {params.settings} nnUNet_results="$(cd "$dir/../../.." && pwd)" MEDNEXT_SOURCE_CHECKPOINT="{input.source}" \
             nnUNet_n_proc_DA="$MEDNEXT_TRAIN_N_PROC_DA" \
             OMP_NUM_THREADS={threads} MKL_NUM_THREADS={threads} nnUNetv2_train {params.id} {params.configuration} \
-            {params.fold} -tr {params.trainer} -p {params.plans} -device {params.device} $resume >> {log} 2>&1 || status=$?
+            {params.fold} -tr {params.trainer} -p {params.plans} -device "$MEDNEXT_DEVICE" $resume >> {log} 2>&1 || status=$?
         stopped_on_notice=""  # the trainer's "continue me" status, asked of its one definition when training failed
         [ "$status" -eq 0 ] || stopped_on_notice=$(python -c 'from mednext.nnunet.notice import CONTINUE_EXIT as c; print(c)')
         if [ "$status" = "$stopped_on_notice" ]; then

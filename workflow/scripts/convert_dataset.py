@@ -7,5 +7,6 @@ from rule_log import rule_log
 
 with rule_log(snakemake.log[0], expected=ERRORS):  # noqa: F821 (snakemake is injected)
     sm = snakemake  # noqa: F821
-    convert(sm.params.dataset, sm.params.downloads, Path(sm.output[0]).parent, log=print,
+    downloads = Path(sm.input[0]).parent.parent  # <downloads>/<dataset>/download.json
+    convert(sm.params.dataset, downloads, Path(sm.output[0]).parent, log=print,
             options=convert_options(sm.params.dataset, sm.params.settings))

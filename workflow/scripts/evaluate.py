@@ -14,7 +14,8 @@ with rule_log(snakemake.log[0]):  # noqa: F821
     dataset_json = json.loads(Path(sm.input.dataset_json).read_text())
     classes = classes_for(sm.wildcards.dataset, dataset_json)
     predictions = pd.read_csv(sm.input.predictions, sep="\t")
-    per_case = evaluate_predictions(predictions, sm.params.labels, classes, sm.params.tolerance, sm.wildcards.dataset,
+    labels = Path(sm.input.dataset_json).parent / "labelsTr"
+    per_case = evaluate_predictions(predictions, labels, classes, sm.params.tolerance, sm.wildcards.dataset,
                                     sm.wildcards.model, allowed_labels(classes), dataset_json["file_ending"],
                                     ignore_label(dataset_json))
     write_atomic_csv(per_case, sm.output[0])
