@@ -120,16 +120,19 @@ def write_phantom_dataset(out_dir: str | Path, cases: int = 12, seed: int = 0, s
     """Write ``cases`` phantom cases to ``out_dir`` (``imagesTr/``, ``labelsTr/``, ``dataset.json``).
 
     The cases of an earlier phantom there (``phantom_*``) are removed first, ``dataset.json`` first
-    of all (it is written last: a folder with it is complete); a folder holding another dataset is
-    refused."""
+    of all (it is written last: a folder with it is complete); a folder holding anything else (another
+    dataset.json, other files, linked folders) is refused."""
     out = Path(out_dir)
     meta = out / "dataset.json"
-    if meta.is_file() and not json.loads(meta.read_text()).get("synthetic"):
+    folders = [out / "imagesTr", out / "labelsTr"]
+    foreign = (meta.is_file() and not json.loads(meta.read_text()).get("synthetic")) or any(
+        f.is_symlink() or any(not p.name.startswith("phantom_") for p in f.glob("*")) for f in folders if f.exists())
+    if foreign:
         raise FileExistsError(f"{out} holds a dataset that is not a phantom; write the phantom elsewhere")
     meta.unlink(missing_ok=True)
-    for sub in ("imagesTr", "labelsTr"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
-        for stale in (out / sub).glob("phantom_*.nii.gz"):
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("phantom_*.nii.gz"):
             stale.unlink()
     rng = np.random.default_rng(seed)
     for i in range(cases):

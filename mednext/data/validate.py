@@ -32,15 +32,16 @@ def problems_error(where: str | Path, problems: list[str], error: type[DatasetEr
     return error(f"{where}: {len(problems)} problems; fix each, then run again:\n{listed}")
 
 
-def _load(path: Path) -> nib.Nifti1Image:
+def _load(path: Path) -> tuple[nib.Nifti1Image, np.ndarray]:
+    """The image and its voxels, read in full: truncated or damaged files fail here."""
     try:
         img = nib.load(str(path))
-        np.asanyarray(img.dataobj)  # force a full read: truncated files fail here
+        data = np.asanyarray(img.dataobj)
         if str(path).endswith(".gz"):  # nibabel stops at the data's end, before gzip's checksum: check it
             with gzip.open(path) as stream:
                 while stream.read(1 << 24):
                     pass
-        return img
+        return img, data
     except Exception as err:
         raise DatasetError(f"{path}: not a readable NIfTI file ({type(err).__name__}: {err}). "
                            "Re-create or re-download this case, or remove it and update numTraining.") from err
@@ -73,16 +74,16 @@ def same_sitk_geometry(a: str | Path, b: str | Path) -> bool:
 
 def check_case(image_paths: list[Path], label_path: Path, allowed: set[int], fix: str = "") -> None:
     """One case: readable files, images on the label's grid (shape and affine), known label values only."""
-    label = _load(label_path)
+    label, values = _load(label_path)
     if label.ndim != 3:
         raise DatasetError(f"{label_path}: a label map must be 3D, got shape {label.shape}")
-    unknown = sorted(set(np.unique(np.asanyarray(label.dataobj)).tolist()) - set(allowed))
+    unknown = sorted(set(np.unique(values).tolist()) - set(allowed))
     if unknown:
         raise DatasetError(f"{label_path}: unknown label value(s) {unknown}; expected only {sorted(allowed)}. {fix}")
     for image_path in image_paths:
         if not Path(image_path).is_file():
             raise DatasetError(f"{image_path}: missing image for the label {label_path}")
-        image = _load(image_path)
+        image, _ = _load(image_path)
         if image.shape != label.shape:
             raise DatasetError(f"{image_path}: shape {image.shape} differs from its label {label_path} "
                                f"{label.shape}; image and label must share one 3D grid (nnU-Net's raw format "

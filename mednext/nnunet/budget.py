@@ -108,7 +108,8 @@ class BudgetedTrainer(nnUNetTrainer):
         return None
 
     def run_inputs(self) -> dict[str, str]:
-        """What this run trains on (:func:`mednext.nnunet.inputs.run_inputs`), computed once."""
+        """What this run trains on (:func:`mednext.nnunet.inputs.run_inputs`), computed once: when training starts
+        (after nnU-Net wrote the splits) or when a checkpoint is resumed."""
         if self._inputs is None:
             plans = join(self.preprocessed_dataset_folder_base, f"{self.plans_manager.plans_name}.json")
             self._inputs = run_inputs(plans, self.source_checkpoint())
@@ -170,6 +171,7 @@ class BudgetedTrainer(nnUNetTrainer):
         if self.local_rank == 0:  # before nnU-Net opens the data: a bad case is a failed attempt
             start_attempt(self.output_folder, self.current_epoch)
         super().on_train_start()
+        self.run_inputs()  # now, not in the first checkpoint's save
         if self.current_epoch == 0 and self.local_rank == 0 and not self.is_ddp \
                 and read_before_training(self.output_folder) is None:
             write_before_training(self.output_folder, self.validate_before_training())

@@ -22,7 +22,12 @@ import hashlib
 import sys
 from os.path import basename, dirname, isfile, join
 
-__all__ = ["INPUTS_KEY", "STALE_EXIT", "changed_inputs", "run_inputs", "main"]
+import torch
+
+from mednext.data.download import sha256_of
+from mednext.nnunet.checkpoints import load_checkpoint
+
+__all__ = ["INPUTS_KEY", "STALE_EXIT", "changed_inputs", "run_inputs", "weights_digest", "main"]
 
 INPUTS_KEY = "mednext_inputs"  # in a checkpoint's init_args
 STALE_EXIT = 3
@@ -30,22 +35,24 @@ STALE_EXIT = 3
 DATASET_FILES = ("dataset.json", "dataset_fingerprint.json", "splits_final.json")
 
 
-def _sha256(path: str) -> str:
+def weights_digest(checkpoint: str) -> str:
+    """sha256 of a checkpoint's network weights (names and tensors in order): what a run started from it
+    took. Not of the file, which also holds logs and optimizer state and may be written again unchanged."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 24), b""):
-            digest.update(block)
+    for name, tensor in load_checkpoint(checkpoint)["network_weights"].items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 
 
 def run_inputs(plans_json: str, source_checkpoint: str | None = None) -> dict[str, str]:
     """File name -> sha256 of the plans and the dataset files beside them (those that exist), and
-    ``"source"``: the checkpoint the run starts from (UpKern, trained twice), if any."""
+    ``"source"``: the weights of the checkpoint the run starts from (UpKern, trained twice), if any."""
     folder = dirname(plans_json)
     files = [basename(plans_json), *DATASET_FILES]
-    inputs = {name: _sha256(join(folder, name)) for name in files if isfile(join(folder, name))}
+    inputs = {name: sha256_of(join(folder, name)) for name in files if isfile(join(folder, name))}
     if source_checkpoint and isfile(source_checkpoint):
-        inputs["source"] = _sha256(source_checkpoint)
+        inputs["source"] = weights_digest(source_checkpoint)
     return inputs
 
 
@@ -60,8 +67,6 @@ def main(argv=None) -> int:
     if len(args) not in (2, 3):
         print("usage: python -m mednext.nnunet.inputs CHECKPOINT PLANS_JSON [SOURCE_CHECKPOINT]", file=sys.stderr)
         return 2
-    from mednext.nnunet.checkpoints import load_checkpoint
-
     recorded = load_checkpoint(args[0])["init_args"].get(INPUTS_KEY)
     changed = changed_inputs(recorded, run_inputs(args[1], args[2] if len(args) == 3 else None))
     if changed:

@@ -22,7 +22,6 @@ The named trainers (``nnUNetTrainerMedNeXt_B_k5_UpKern`` ...) are one-line subcl
 
 from __future__ import annotations
 
-import hashlib
 import os
 from os.path import isfile, join
 
@@ -34,6 +33,7 @@ from nnunetv2.utilities.file_path_utilities import get_output_folder
 from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager, PlansManager
 from torch import nn
 
+from mednext.data.download import sha256_of
 from mednext.nnunet.budget import SETTINGS_KEY, BudgetedTrainer, RunSettingsError
 from mednext.nnunet.checkpoints import load_checkpoint
 from mednext.nnunet.plans import check_patch_size
@@ -173,8 +173,7 @@ class InitFromK3:
             raise RunSettingsError(f"{path} was trained with budget {trained}, but {self.__class__.__name__} runs with "
                                    f"{budget}: a run starts only from a source trained with its own budget")
         report = upkern(checkpoint["network_weights"], unwrap(self.network))
-        with open(path, "rb") as f:
-            digest = hashlib.sha256(f.read()).hexdigest()
+        digest = sha256_of(path)
         self.initialised_from = {"checkpoint": path, "sha256": digest, "trainer": self.source_trainer_name(),
                                  "interpolated": len(report.interpolated), "copied": len(report.copied)}
         self.print_to_log_file(f"Initialised from {path}: {report}")

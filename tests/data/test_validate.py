@@ -105,3 +105,14 @@ def test_the_phantom_refuses_a_folder_of_another_dataset(tmp_path):
     (tmp_path / "dataset.json").write_text(json.dumps({"name": "mine", "numTraining": 3}))
     with pytest.raises(FileExistsError, match="not a phantom"):
         write_phantom_dataset(tmp_path, cases=1, shape=(12, 12, 8))
+    # without its dataset.json (Snakemake deletes the rule's output first): its files, or linked folders
+    (tmp_path / "dataset.json").unlink()
+    (tmp_path / "labelsTr").mkdir()
+    (tmp_path / "labelsTr" / "mine_001.nii.gz").write_bytes(b"x")
+    with pytest.raises(FileExistsError, match="not a phantom"):
+        write_phantom_dataset(tmp_path, cases=1, shape=(12, 12, 8))
+    assert (tmp_path / "labelsTr" / "mine_001.nii.gz").read_bytes() == b"x"
+    (tmp_path / "labelsTr" / "mine_001.nii.gz").unlink()
+    (tmp_path / "imagesTr").symlink_to(tmp_path / "labelsTr")
+    with pytest.raises(FileExistsError, match="not a phantom"):
+        write_phantom_dataset(tmp_path, cases=1, shape=(12, 12, 8))

@@ -41,7 +41,16 @@ rule phantom_dataset:
         "../scripts/phantom_dataset.py"
 
 
+# Earlier versions linked a user dataset's whole folder, so that the rule's output was the user's own
+# dataset.json, which Snakemake deletes before it reruns the rule: such a link goes before any job runs.
+for _folder in USER:
+    if os.path.islink(f"{RAW}/{_folder}"):
+        os.unlink(f"{RAW}/{_folder}")
+
+
 rule link_user_dataset:
+    input:
+        lambda wc: os.path.join(ds_cfg(KEY_OF_FOLDER[wc.ds])["path"], "dataset.json"),  # edited: linked again
     output:
         f"{RAW}/{{ds}}/dataset.json",  # a copy: Snakemake deletes a job's outputs before it reruns it
     wildcard_constraints:
@@ -57,12 +66,8 @@ rule link_user_dataset:
         f"{BENCH}/data/{{ds}}.tsv"
     shell:
         """
-        if ! src=$(cd {params.path:q} 2>/dev/null && pwd) || [ ! -f "$src/dataset.json" ]; then
-            echo "no dataset.json in {params.path}: a user dataset must be in nnU-Net raw format" >&2
-            exit 1
-        fi
+        src=$(cd {params.path:q} && pwd)
         d=$(dirname {output})
-        if [ -L "$d" ]; then rm "$d"; fi  # earlier versions linked the whole folder
         mkdir -p "$d"
         for sub in imagesTr labelsTr imagesTs labelsTs; do  # the user's files stay where they are, linked
             rm -f "$d/$sub"
