@@ -2,8 +2,7 @@
 # run's own folder (mednext.nnunet.runspec: a non-paper budget or learning rate has its own). UpKern
 # and "trained twice" jobs wait for the k3 job of the same fold. An interrupted job resumes with
 # --c; a checkpoint trained under other settings is refused, and one trained on other inputs (the data
-# or the source run changed since: mednext.nnunet.inputs) is removed and the run trained afresh. A run
-# that does not continue starts in an empty folder (nothing of an earlier start is counted in its record).
+# or the source run changed since: mednext.nnunet.inputs) is removed and the run trained afresh.
 #
 # Runs longer than one job (MedNeXt-L k5: 28-37 h of steps alone on an H100) continue by self-requeue.
 # The job asks for mednext.nnunet.requests' runtime (the run's estimate, capped at the cluster's
@@ -64,12 +63,9 @@ rule train:
             else
                 status=$?
                 [ "$status" -eq "$(python -c 'from mednext.nnunet.inputs import STALE_EXIT as s; print(s)')" ] || exit "$status"
-                echo "training afresh: the checkpoint in $dir trained on other inputs" >> {log}
+                echo "training afresh: removed the run trained on other inputs from $dir" >> {log}
+                find "$dir" -mindepth 1 -delete
             fi
-        fi
-        if [ -z "$resume" ] && [ -n "$(ls -A "$dir")" ]; then  # a run that starts starts in an empty folder
-            echo "removed what an earlier start left in $dir: $(ls -A "$dir" | tr '\n' ' ')" >> {log}
-            find "$dir" -mindepth 1 -delete
         fi
         status=0
         env {params.settings} nnUNet_results="$(cd "$dir/../../.." && pwd)" MEDNEXT_SOURCE_CHECKPOINT="{input.source}" \
