@@ -128,16 +128,15 @@ class BudgetedTrainer(nnUNetTrainer):
         checkpoint = filename_or_checkpoint
         if not isinstance(checkpoint, dict):
             checkpoint = load_checkpoint(filename_or_checkpoint, self.device)  # refuses all but nnU-Net's contents
+        where = filename_or_checkpoint if isinstance(filename_or_checkpoint, str) else "the checkpoint"
         recorded, requested = checkpoint["init_args"].get(SETTINGS_KEY), self.run_settings()
         if recorded != requested:
-            where = filename_or_checkpoint if isinstance(filename_or_checkpoint, str) else "the checkpoint"
             raise RunSettingsError(
                 f"{where} was trained with {recorded or 'unrecorded settings'}, but this run asks for {requested}: "
                 "a run never continues under other settings. Train into another folder (the workflow names one "
                 "per budget and learning rate) or delete this one.")
         changed = changed_inputs(checkpoint["init_args"].get(INPUTS_KEY), self.run_inputs())
         if changed:
-            where = filename_or_checkpoint if isinstance(filename_or_checkpoint, str) else "the checkpoint"
             raise RunSettingsError(
                 f"{where} was trained on other inputs ({', '.join(changed)} changed since): a run never continues on "
                 "other data. Delete this run's folder to train it again (the workflow does so itself).")
