@@ -116,9 +116,11 @@ def _check(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, str
 
 
 def _autocasting(x: torch.Tensor) -> bool:
-    """Whether an autocast region is active for ``x``'s device (never on ``meta``, which has none)."""
+    """Whether an autocast region is active for ``x``'s device: CUDA, or the CPU of the interpreted
+    kernels; other devices (``meta`` has no autocast) run PyTorch's convolution, which autocasts itself.
+    (Not ``torch.amp.is_autocast_available``: torch.compile of torch 2.11 breaks the graph there.)"""
     device = x.device.type
-    return torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device)
+    return device in ("cuda", "cpu") and torch.is_autocast_enabled(device)
 
 
 def _compute_dtype(x: torch.Tensor) -> torch.dtype:

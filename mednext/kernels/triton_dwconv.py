@@ -340,10 +340,17 @@ def _band_tile(grid: tuple[int, int, int], k: int, stride: int, dtype: torch.dty
             "num_warps": 8 if rows * hw >= 8192 else 4}  # X_j of 8192 elements: 32 per thread
 
 
+def _static(*values) -> tuple[int, ...]:
+    """Sizes as Python ints. torch.compile may trace these ops with symbolic sizes (after a recompile
+    for another batch size, say), but a launch's tile and constants need numbers: this specialises
+    them (one guard; one compiled graph per shape, as without dynamic shapes)."""
+    return tuple(int(v) for v in values)
+
+
 def _band(x, weight, bias, stride: int, padding: int, flip: bool, out_grid) -> torch.Tensor:
     """Depthwise conv of ``x`` onto ``out_grid`` by the band kernel (the kernel mirrored if ``flip``)."""
-    n, c, d, h, w = x.shape
-    k = weight.shape[-1]
+    n, c, d, h, w = _static(*x.shape)
+    k, = _static(weight.shape[-1])
     y = torch.empty((n, c, *out_grid), dtype=x.dtype, device=x.device)
     tile = _band_tile(out_grid, k, stride, x.dtype)
     th, tw, tiles = _tiles(out_grid, tile["BD"], tile["BH"], tile["BW"])
@@ -356,8 +363,8 @@ def _band(x, weight, bias, stride: int, padding: int, flip: bool, out_grid) -> t
 
 def _band_weight_grad(coarse, fine, k: int, stride: int, padding: int) -> torch.Tensor:
     """The weight gradient (see :func:`dwconv3d_weight_grad`) by the band kernel."""
-    n, c = coarse.shape[:2]
-    g_grid, a_grid = tuple(coarse.shape[2:]), tuple(fine.shape[2:])
+    n, c = _static(*coarse.shape[:2])
+    g_grid, a_grid = _static(*coarse.shape[2:]), _static(*fine.shape[2:])
     tile = _band_tile(g_grid, k, stride, coarse.dtype)
     th, tw, tiles = _tiles(g_grid, tile["BD"], tile["BH"], tile["BW"])
     per_chunk = min(tiles, _BAND_TILES_PER_PROGRAM)
@@ -375,8 +382,8 @@ def dwconv3d(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: int, padding: int, band: bool
 ) -> torch.Tensor:
     """Depthwise ``F.conv3d(x, weight, bias, stride, padding, groups=C)`` (inputs already checked)."""
-    n, c, d, h, w = x.shape
-    k = weight.shape[-1]
+    n, c, d, h, w = _static(*x.shape)
+    k, stride, padding = _static(weight.shape[-1], stride, padding)
     out_grid = tuple((s + 2 * padding - k) // stride + 1 for s in (d, h, w))
     if band:
         return _band(x, weight, bias, stride, padding, False, out_grid)
@@ -397,9 +404,9 @@ def dwconv3d_transpose(
 ) -> torch.Tensor:
     """Depthwise ``F.conv_transpose3d(x, weight, bias, stride, padding, groups=C)`` onto ``output_size``
     (``band`` applies at stride 1 only)."""
-    n, c, d, h, w = x.shape
-    k = weight.shape[-1]
-    out_grid = tuple(output_size)
+    n, c, d, h, w = _static(*x.shape)
+    k, stride, padding = _static(weight.shape[-1], stride, padding)
+    out_grid = _static(*output_size)
     if band and stride == 1:  # the conv with the mirrored kernel and padding k - 1 - p
         return _band(x, weight, bias, 1, k - 1 - padding, True, out_grid)
     y = torch.empty((n, c, *out_grid), dtype=x.dtype, device=x.device)
@@ -418,9 +425,9 @@ def dwconv3d_weight_grad(
     coarse: torch.Tensor, fine: torch.Tensor, kernel_size: int, stride: int, padding: int, band: bool
 ) -> torch.Tensor:
     """``dw[c, t] = sum_{n, o} coarse[n, c, o] * fine[n, c, o * stride - padding + t]``, shape (C, 1, k, k, k), fp32."""
-    n, c = coarse.shape[:2]
-    k = kernel_size
-    g_grid, a_grid = tuple(coarse.shape[2:]), tuple(fine.shape[2:])
+    n, c = _static(*coarse.shape[:2])
+    k, stride, padding = _static(kernel_size, stride, padding)
+    g_grid, a_grid = _static(*coarse.shape[2:]), _static(*fine.shape[2:])
     if band:
         return _band_weight_grad(coarse, fine, k, stride, padding)
     bd, bh, bw, warps = _tile(g_grid, "weight_grad")

@@ -157,3 +157,71 @@ def test_compiles_without_graph_break(dynamic, triton_calls):
     for a, b_ in zip(got, want):
         assert torch.allclose(a, b_, rtol=1e-6, atol=1e-6)
     assert triton_calls["dwconv3d_weight_grad"] >= 2
+
+
+@pytest.mark.parametrize("band", [True, False])
+def test_ops_take_symbolic_sizes_as_torch_compile_traces_them(band, monkeypatch):
+    """Under dynamic shapes (after a recompile for another shape) Inductor runs the ops' Python code
+    on fake tensors with a symbolic stride and padding. A launch needs numbers: on an H200
+    (benchmarks/RESULTS.md, 2026-11-28) the band launch code hashed a symbolic stride and the compile
+    failed. Here the launches are recorded instead of run (fake tensors have no data)."""
+    from torch._dynamo.source import ConstantSource
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.fx.experimental.symbolic_shapes import DimDynamic, ShapeEnv
+
+    mod = _triton_module()
+    launches = []
+    monkeypatch.setattr(mod, "wrap_triton", lambda kernel: _Recorder(kernel, launches))
+    env = ShapeEnv()
+
+    def symbolic(value: int, name: str):
+        return env.create_symintnode(env.create_symbol(value, ConstantSource(name), dynamic_dim=DimDynamic.DYNAMIC),
+                                     hint=value)
+
+    with FakeTensorMode(shape_env=env) as mode:
+        x = mode.from_tensor(torch.randn(2, 3, 32, 32, 32))
+        w = mode.from_tensor(torch.randn(3, 1, 5, 5, 5))
+        y = mod.dwconv3d._init_fn(x, w, None, symbolic(2, "stride"), symbolic(2, "padding"), band)
+        assert tuple(y.shape) == (2, 3, 16, 16, 16)
+        dw = mod.dwconv3d_weight_grad._init_fn(y, x, 5, symbolic(2, "stride_dw"), symbolic(2, "padding_dw"), band)
+        assert tuple(dw.shape) == (3, 1, 5, 5, 5)
+        dx = mod.dwconv3d_transpose._init_fn(y, w, None, symbolic(2, "stride_t"), symbolic(2, "padding_t"),
+                                             [31, 31, 31], band)
+        assert tuple(dx.shape) == (2, 3, 31, 31, 31)
+    assert len(launches) == 3
+    for _, grid, constants in launches:
+        assert all(type(g) is int for g in grid)
+        assert all(type(v) in (int, bool, str) for v in constants.values())  # constexprs: numbers, never symbols
+
+
+class _Recorder:
+    """Stands in for ``wrap_triton(kernel)``: ``[grid](*args, **constants)`` records the launch."""
+
+    def __init__(self, kernel, launches: list):
+        self.kernel, self.launches = kernel, launches
+
+    def __getitem__(self, grid):
+        return lambda *args, **constants: self.launches.append((self.kernel, grid, constants))
+
+
+def test_autocast_reaches_the_triton_ops_without_asking_torch_amp_is_autocast_available(monkeypatch, triton_calls):
+    """Inside an autocast region the ops compute in the autocast dtype, as ``F.conv3d`` does there.
+    The dispatch asks ``torch.is_autocast_enabled`` only: torch.compile of torch 2.11 cannot trace
+    ``torch._C._is_autocast_available`` and broke the graph at every depthwise conv (H200 run,
+    benchmarks/RESULTS.md, 2026-11-28)."""
+
+    def untraceable(*args, **kwargs):
+        raise AssertionError("torch._C._is_autocast_available called")
+
+    x = torch.randn(1, 2, 5, 4, 3)
+    w = torch.randn(2, 1, 3, 3, 3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # (entering autocast asks it itself)
+        monkeypatch.setattr(torch._C, "_is_autocast_available", untraceable)
+        got = depthwise_conv3d(x, w, None, 1, 1, backend="triton")
+        monkeypatch.undo()
+        want = F.conv3d(x, w, None, 1, 1, groups=2)
+    assert got.dtype == want.dtype == torch.bfloat16
+    assert _rel(got, want) < 1e-2
+    assert triton_calls["dwconv3d"] == 1
+    meta = torch.empty(1, 2, 5, 4, 3, device="meta")  # no autocast on meta: PyTorch's conv, no question asked
+    assert depthwise_conv3d(meta, w.to("meta"), None, 1, 1, backend="auto").shape == (1, 2, 5, 4, 3)
