@@ -25,13 +25,16 @@ from torch.utils.checkpoint import checkpoint
 from mednext.blocks import ConvNeXtBranch, MedNeXtBlock, MedNeXtDownBlock, MedNeXtUpBlock, OutputHead
 from mednext.kernels import DepthwiseConv3d, DepthwiseConvTranspose3d, check_backend
 
-__all__ = ["CHECKPOINTING", "MedNeXt", "NUM_STAGES", "DIVISOR", "check_checkpointing"]
+__all__ = ["CHECKPOINTING", "DEEP_SUPERVISION_WEIGHTS", "MedNeXt", "NUM_STAGES", "DIVISOR", "check_checkpointing"]
 
 NUM_STAGES = 9  # enc0..enc3, bottleneck, dec3..dec0
 DIVISOR = 16  # four stride-2 downsamplings
 # What backward recomputes instead of keeping: nothing; the pointwise part of every block (GroupNorm,
 # expand, GELU, project); or every block (the official code's choice for M and L).
 CHECKPOINTING = ("none", "pointwise", "block")
+# Loss weights of the deep-supervision outputs at scales 1, 1/2, 1/4, 1/8, 1/16: 1, 1/2, 1/4, 1/8, 1/16
+# normalised to sum 1 (the official MedNeXt recipe).
+DEEP_SUPERVISION_WEIGHTS = tuple(2.0**-i / sum(2.0**-j for j in range(5)) for i in range(5))
 
 
 def check_checkpointing(mode: bool | str | None) -> str:
