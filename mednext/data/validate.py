@@ -73,7 +73,8 @@ def same_sitk_geometry(a: str | Path, b: str | Path) -> bool:
 
 
 def check_case(image_paths: list[Path], label_path: Path, allowed: set[int], fix: str = "") -> None:
-    """One case: readable files, images on the label's grid (shape and affine), known label values only."""
+    """One case: readable files, finite image voxels, images on the label's grid (shape and affine), known label
+    values only."""
     label, values = _load(label_path)
     if label.ndim != 3:
         raise DatasetError(f"{label_path}: a label map must be 3D, got shape {label.shape}")
@@ -83,7 +84,11 @@ def check_case(image_paths: list[Path], label_path: Path, allowed: set[int], fix
     for image_path in image_paths:
         if not Path(image_path).is_file():
             raise DatasetError(f"{image_path}: missing image for the label {label_path}")
-        image, _ = _load(image_path)
+        image, voxels = _load(image_path)
+        if voxels.dtype.kind in "fc" and not np.isfinite(voxels).all():
+            bad = int(voxels.size - np.isfinite(voxels).sum())
+            raise DatasetError(f"{image_path}: {bad} voxel(s) are NaN or infinite; replace them (e.g. with the "
+                               "image's background value) or re-create this case, since training would diverge")
         if image.shape != label.shape:
             raise DatasetError(f"{image_path}: shape {image.shape} differs from its label {label_path} "
                                f"{label.shape}; image and label must share one 3D grid (nnU-Net's raw format "

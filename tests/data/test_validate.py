@@ -116,3 +116,14 @@ def test_the_phantom_refuses_a_folder_of_another_dataset(tmp_path):
     (tmp_path / "imagesTr").symlink_to(tmp_path / "labelsTr")
     with pytest.raises(FileExistsError, match="not a phantom"):
         write_phantom_dataset(tmp_path, cases=1, shape=(12, 12, 8))
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_an_image_with_nan_or_inf_voxels_is_named(raw, value):
+    image = raw / "imagesTr" / "phantom_001_0000.nii.gz"
+    img = nib.load(image)
+    data = np.asarray(img.dataobj, dtype=np.float32).copy()
+    data[1, 2, 3] = data[4, 5, 6] = value
+    nib.save(nib.Nifti1Image(data, img.affine), str(image))
+    with pytest.raises(DatasetError, match=rf"^{image}: 2 voxel\(s\) are NaN or infinite; replace them"):
+        check_raw_dataset(raw)
