@@ -1,9 +1,10 @@
 """The trainers' GPU path under ``torch.compile``: does it run, does it compute the eager step, how fast.
 
-nnU-Net compiles the network on CUDA by default (``torch.compile(network)``, Inductor) and trains
-it under fp16 autocast with deep supervision; our MedNeXt trainers build it with ``dwconv="auto"``
-and, for M and L, per-block checkpointing. This script runs that path on one configuration, in
-one process:
+nnU-Net compiles the network on CUDA by default (``torch.compile(network)``, Inductor; our MedNeXt
+trainers only with ``nnUNet_compile=t``) and trains it under fp16 autocast with deep supervision;
+our MedNeXt trainers build it with ``dwconv="auto"`` and their default checkpointing
+(:func:`mednext.scaling.training_checkpointing`: pointwise for M and L). This script runs that
+path on one configuration, in one process:
 
 1. eager: one step (forward, deep-supervision cross-entropy with the trainers' weights 1 .. 1/16
    on nearest-downsampled targets, backward under a fixed loss scale of 2^12, the gradients
@@ -33,9 +34,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from mednext import VARIANTS, create_mednext
+from mednext import create_mednext
 from mednext.kernels import choices, resolve_backend
 from mednext.network import DEEP_SUPERVISION_WEIGHTS
+from mednext.scaling import training_checkpointing
 
 SEED = 0
 LOSS_SCALE = 2.0**12
@@ -85,8 +87,9 @@ def main(argv=None) -> int:
     p.add_argument("--variant", default="L")
     p.add_argument("--kernel", type=int, default=5)
     p.add_argument("--impl", default="auto", choices=["auto", "torch", "triton"])
-    p.add_argument("--checkpointing", default="official", choices=["official", "none", "pointwise", "block"],
-                   help="official = the trainers' default for the variant (block for M and L, none for S and B)")
+    p.add_argument("--checkpointing", default="trainer", choices=["trainer", "none", "pointwise", "block"],
+                   help="trainer = the MedNeXt trainers' default for the variant (pointwise for M and L, none for "
+                        "S and B)")
     p.add_argument("--dtype", default="fp16", choices=sorted(DTYPES), help="autocast dtype (nnU-Net's: fp16)")
     p.add_argument("--patch", type=int, default=128)
     p.add_argument("--batch", type=int, default=2)
@@ -98,7 +101,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     device = torch.device(args.device)
-    ckpt = VARIANTS[args.variant.upper()].checkpointing if args.checkpointing == "official" else args.checkpointing
+    ckpt = training_checkpointing(args.variant) if args.checkpointing == "trainer" else args.checkpointing
     config = {"variant": args.variant.upper(), "kernel": args.kernel, "impl": args.impl, "checkpointing": ckpt,
               "dtype": args.dtype, "patch": args.patch, "batch": args.batch, "num_classes": args.num_classes,
               "backend": args.backend, "torch": torch.__version__, "loss_scale": LOSS_SCALE}

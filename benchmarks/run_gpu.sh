@@ -33,11 +33,12 @@ python3 -c "import torch, triton; print('torch', torch.__version__, 'cuda', torc
 step=(python3 benchmarks/bench_mednext.py --device cuda --patch 128 --batch 2 --warmup 2 --iters 5 --cudnn-benchmark)
 if [ "${1:-main}" = compile ]; then
   # The trainers' path: fp16 autocast, deep supervision, torch.compile (Inductor), each trainer's default
-  # checkpointing. On an H200 (2026-11-28) compiling took longer than the 40 s (S k5) and 130 s (L k5) that
-  # earlier limits left it; these leave it about 220 s each.
+  # checkpointing. On an H200 (2026-11-28) compiling outlasted what earlier limits left it (roughly 40 s for
+  # S k5, 130 s for L k5; benchmarks/RESULTS.md); these leave it about 220 s each.
   cc=(python3 benchmarks/check_compile.py --device cuda --patch 128 --batch 2 --dtype fp16 --iters 3)
-  timeout 270 "${cc[@]}" --variant S --kernel 5 --impl auto --json "$out/compile-S5-auto.json"
-  timeout 290 "${cc[@]}" --variant L --kernel 5 --impl auto --checkpointing pointwise \
+  logged() { echo "$(date -u +%T) timeout $1: ${*:2}"; timeout "$@"; local rc=$?; echo "$(date -u +%T) exit $rc"; }
+  logged 270 "${cc[@]}" --variant S --kernel 5 --impl auto --json "$out/compile-S5-auto.json"
+  logged 290 "${cc[@]}" --variant L --kernel 5 --impl auto --checkpointing pointwise \
     --json "$out/compile-L5-auto-pointwise.json"
   date -u; exit
 fi

@@ -84,9 +84,40 @@ def test_checkpointing_from_the_environment(monkeypatch):
     from mednext.nnunet.trainer import nnUNetTrainerMedNeXt
 
     monkeypatch.delenv("MEDNEXT_CHECKPOINTING", raising=False)
-    assert nnUNetTrainerMedNeXt.checkpointing_from_env() is None  # the variant's official choice
+    assert nnUNetTrainerMedNeXt.checkpointing_from_env() is None  # the trainers' default for the variant
     monkeypatch.setenv("MEDNEXT_CHECKPOINTING", "pointwise")
     assert nnUNetTrainerMedNeXt.checkpointing_from_env() == "pointwise"
     monkeypatch.setenv("MEDNEXT_CHECKPOINTING", "True")
     with pytest.raises(ValueError, match="MEDNEXT_CHECKPOINTING='True' must be one of none, pointwise, block"):
         nnUNetTrainerMedNeXt.checkpointing_from_env()
+
+
+def test_trainers_default_checkpointing_recomputes_the_pointwise_part_where_the_official_code_checkpoints():
+    from mednext.nnunet.trainers.mednext_trainers import (nnUNetTrainerMedNeXt_B_k5, nnUNetTrainerMedNeXt_L_k5_UpKern,
+                                                          nnUNetTrainerMedNeXt_M_k3, nnUNetTrainerMedNeXt_S_k3)
+
+    assert nnUNetTrainerMedNeXt_S_k3.default_checkpointing() == "none"
+    assert nnUNetTrainerMedNeXt_B_k5.default_checkpointing() == "none"
+    assert nnUNetTrainerMedNeXt_M_k3.default_checkpointing() == "pointwise"  # official: block
+    assert nnUNetTrainerMedNeXt_L_k5_UpKern.default_checkpointing() == "pointwise"
+
+
+@pytest.mark.parametrize("value, compiles", [(None, False), ("t", True), ("true", True), ("1", True), ("f", False)])
+def test_mednext_trainers_compile_only_when_asked(monkeypatch, value, compiles):
+    import torch
+    from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+
+    from mednext.nnunet.trainer import nnUNetTrainerMedNeXt
+
+    if value is None:
+        monkeypatch.delenv("nnUNet_compile", raising=False)
+    else:
+        monkeypatch.setenv("nnUNet_compile", value)
+    on_gpu = object.__new__(nnUNetTrainerMedNeXt)  # _do_i_compile reads the device and the environment only
+    on_gpu.device = torch.device("cuda", 0)
+    assert on_gpu._do_i_compile() is compiles
+    assert nnUNetTrainer._do_i_compile(on_gpu) is (value != "f")  # nnU-Net's own default: compile on GPU
+    on_cpu = object.__new__(nnUNetTrainerMedNeXt)
+    on_cpu.device = torch.device("cpu")
+    on_cpu.print_to_log_file = lambda *args, **kwargs: None  # nnU-Net logs why it does not compile there
+    assert on_cpu._do_i_compile() is False  # nnU-Net never compiles on the CPU

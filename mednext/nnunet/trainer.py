@@ -4,12 +4,15 @@
   weight decay 3e-5, eps 1e-4) with nnU-Net's poly decay (exponent 0.9), and deep supervision
   on all five outputs with weights 1, 1/2, 1/4, 1/8, 1/16 normalised to sum 1 (the official
   MedNeXt recipe). nnU-Net itself provides the rest: Dice+CE, grad-norm clip 12, AMP on GPU,
-  ``torch.compile`` on GPU unless ``nnUNet_compile=f``, augmentation, sliding-window inference.
+  augmentation, sliding-window inference.
   ``MEDNEXT_LR`` overrides the learning rate (the paper's KiTS19 kernel-5 runs used 1e-4; the
   workflow sets it from the dataset's ``lr_k5``); the run record keeps the value used.
   ``MEDNEXT_CHECKPOINTING`` (``none``, ``pointwise`` or ``block``) sets what backward recomputes
-  (:class:`mednext.network.MedNeXt`); unset, the official code's choice (``block`` for M and L,
-  ``none`` for S and B). It changes memory and time, never a result; the run record says which ran.
+  (:class:`mednext.network.MedNeXt`); unset, :meth:`nnUNetTrainerMedNeXt.default_checkpointing`
+  (``pointwise`` for M and L, ``none`` for S and B). It changes memory and time, never a result; the
+  run record says which ran.
+  ``torch.compile`` only where ``nnUNet_compile`` asks for it (nnU-Net compiles on GPU unless told
+  not to): see :meth:`nnUNetTrainerMedNeXt._do_i_compile`.
 * :class:`InitFromK3`: start training from the ``checkpoint_final.pth`` of the k3 trainer of
   the same variant, dataset, plans, configuration and fold, through :func:`mednext.upkern`
   (UpKern when the kernel grows; an exact copy for the "trained twice" control).
@@ -25,7 +28,6 @@ from __future__ import annotations
 import os
 from os.path import isfile, join
 
-import numpy as np
 import torch
 from nnunetv2.training.loss.deep_supervision import DeepSupervisionWrapper
 from nnunetv2.training.lr_scheduler.polylr import PolyLRScheduler
@@ -39,16 +41,14 @@ from mednext.nnunet.checkpoints import load_checkpoint
 from mednext.nnunet.plans import check_patch_size
 from mednext.nnunet.runspec import CHECKPOINTING_VARIABLE, LR_VARIABLE, positive_from_env
 from mednext.kernels import choices, resolve_backend
-from mednext.network import CHECKPOINTING, check_checkpointing
-from mednext.scaling import create_mednext
+from mednext.network import CHECKPOINTING, DEEP_SUPERVISION_WEIGHTS, check_checkpointing
+from mednext.scaling import create_mednext, training_checkpointing
 from mednext.upkern import upkern
 
 __all__ = ["DEEP_SUPERVISION_WEIGHTS", "InitFromK3", "SOURCE_VARIABLE", "adamw_poly", "nnUNetTrainerMedNeXt", "unwrap"]
 
 SOURCE_VARIABLE = "MEDNEXT_SOURCE_CHECKPOINT"
 
-# scales 1, 1/2, 1/4, 1/8, 1/16
-DEEP_SUPERVISION_WEIGHTS = tuple(float(w) for w in np.array([1 / 2**i for i in range(5)]) / sum(1 / 2**i for i in range(5)))
 
 
 def unwrap(network: nn.Module) -> nn.Module:
@@ -92,8 +92,27 @@ class nnUNetTrainerMedNeXt(BudgetedTrainer):
 
     @property
     def checkpointing(self) -> str:
-        """What backward recomputes in this run (``MEDNEXT_CHECKPOINTING``, or the variant's official choice)."""
+        """What backward recomputes in this run (``MEDNEXT_CHECKPOINTING``, or :meth:`default_checkpointing`)."""
         return unwrap(self.network).checkpointing
+
+    @classmethod
+    def default_checkpointing(cls) -> str:
+        """What backward recomputes when ``MEDNEXT_CHECKPOINTING`` is unset:
+        :func:`mednext.scaling.training_checkpointing` (``pointwise`` for M and L, ``none`` for S and B)."""
+        return training_checkpointing(cls.variant)
+
+    def _do_i_compile(self) -> bool:
+        """``torch.compile`` (of the network and of nnU-Net's Dice loss) only where ``nnUNet_compile`` is set
+        to true; nnU-Net's own default is on, on GPU.
+
+        On an H200 (torch 2.11, 2026-11-28, benchmarks/RESULTS.md), a compiled MedNeXt with our Triton ops
+        ran no faster than the eager one (dynamo broke the graph at our autocast check) and failed to
+        compile with pointwise checkpointing. Both causes are addressed since (``mednext.kernels``), but a
+        compiled step has not yet been seen to finish on a GPU.
+        """
+        if os.environ.get("nnUNet_compile", "").strip().lower() not in ("true", "1", "t"):
+            return False
+        return super()._do_i_compile()
 
     @staticmethod
     def checkpointing_from_env() -> str | None:
@@ -105,7 +124,7 @@ class nnUNetTrainerMedNeXt(BudgetedTrainer):
             return check_checkpointing(mode)
         except ValueError:
             raise ValueError(f"environment variable {CHECKPOINTING_VARIABLE}={mode!r} must be one of "
-                             f"{', '.join(CHECKPOINTING)} (unset it for the official choice of the variant)"
+                             f"{', '.join(CHECKPOINTING)} (unset it for the trainers' default of the variant)"
                              ) from None
 
     @classmethod
@@ -116,7 +135,7 @@ class nnUNetTrainerMedNeXt(BudgetedTrainer):
         # The heads always exist so that one checkpoint serves training and inference alike.
         network = create_mednext(cls.variant, num_input_channels, num_output_channels, cls.kernel_size,
                                  deep_supervision=True, residual_resampling=cls.residual_resampling,
-                                 checkpointing=cls.checkpointing_from_env())
+                                 checkpointing=cls.checkpointing_from_env() or cls.default_checkpointing())
         network.deep_supervision = enable_deep_supervision
         return network
 

@@ -36,7 +36,7 @@ DEPENDS = {**{t: t.replace("_k5_UpKern", "_k3") for t in UPKERN},
            "nnUNetTrainerMedNeXt_B_k3_Twice": "nnUNetTrainerMedNeXt_B_k3"}
 ALL_TRAINERS = MEDNEXT + UPKERN + ABLATIONS + BASELINES
 CONFIG = {t: SMALL_SWIN if t == "nnUNetTrainerSwinUNETR" else SMALL for t in ALL_TRAINERS}
-# runs given another MEDNEXT_CHECKPOINTING than their variant's official one
+# runs given another MEDNEXT_CHECKPOINTING than the trainers' default for their variant
 CHECKPOINTING = {"nnUNetTrainerMedNeXt_S_k5": "pointwise", "nnUNetTrainerMedNeXt_L_k3": "none"}
 
 
@@ -107,8 +107,9 @@ def test_every_trainer_trains_through_the_cli(trained, trainer):
     assert record["deep_supervision"] is is_mednext
     assert record["dwconv"] == ("torch" if is_mednext else None)  # dwconv="auto" resolves to PyTorch on the CPU
     assert record["dwconv_choices"] is None  # (the measured per-layer choices apply to the Triton backend only)
-    official = VARIANTS[trainer.split("_")[1]].checkpointing if is_mednext else None
-    assert record["checkpointing"] == CHECKPOINTING.get(trainer, official)
+    # unset: pointwise where the official code checkpoints every block (M, L), else none
+    default = {"block": "pointwise", "none": "none"}[VARIANTS[trainer.split("_")[1]].checkpointing] if is_mednext else None
+    assert record["checkpointing"] == CHECKPOINTING.get(trainer, default)
     if trainer in DEPENDS:
         source = record["initialised_from"]
         assert source["trainer"] == DEPENDS[trainer]

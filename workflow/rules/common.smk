@@ -51,7 +51,7 @@ os.environ.update(
     **({CHECKPOINTING_VARIABLE: NN["checkpointing"]} if "checkpointing" in NN else {}),
     **{NOTICE_VARIABLE: str(config["cluster"]["notice_s"]), FINAL_VARIABLE: str(60 * config["cluster"]["overhead_min"])},
 )
-if "checkpointing" not in NN:  # unset means the official choice, also when the calling shell exports one
+if "checkpointing" not in NN:  # unset means the trainers' default, also when the calling shell exports one
     os.environ.pop(CHECKPOINTING_VARIABLE, None)
 
 
