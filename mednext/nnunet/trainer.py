@@ -50,7 +50,6 @@ __all__ = ["DEEP_SUPERVISION_WEIGHTS", "InitFromK3", "SOURCE_VARIABLE", "adamw_p
 SOURCE_VARIABLE = "MEDNEXT_SOURCE_CHECKPOINT"
 
 
-
 def unwrap(network: nn.Module) -> nn.Module:
     """The plain module inside DDP and/or torch.compile wrappers."""
     network = getattr(network, "module", network)  # DDP
