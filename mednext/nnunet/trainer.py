@@ -109,7 +109,7 @@ class nnUNetTrainerMedNeXt(BudgetedTrainer):
         compile with pointwise checkpointing. Both causes are addressed since (``mednext.kernels``), but a
         compiled step has not yet been seen to finish on a GPU.
         """
-        if os.environ.get("nnUNet_compile", "").strip().lower() not in ("true", "1", "t"):
+        if "nnUNet_compile" not in os.environ:  # nnU-Net compiles then; its own check reads a value that is set
             return False
         return super()._do_i_compile()
 
