@@ -37,8 +37,7 @@ from nnunetv2.utilities.collate_outputs import collate_outputs
 from mednext.nnunet.checkpoints import load_checkpoint
 from mednext.nnunet.inputs import INPUTS_KEY, changed_inputs, run_inputs
 from mednext.nnunet.notice import CONTINUE_EXIT, Notice
-from mednext.nnunet.run_record import (end_attempt, read_before_training, start_attempt, write_before_training,
-                                       write_run_record)
+from mednext.nnunet.run_record import end_attempt, start_attempt, write_before_training, write_run_record
 from mednext.nnunet.runspec import Budget, positive_from_env
 
 __all__ = ["BudgetedTrainer", "DivergedError", "INITIALISED_KEY", "RunSettingsError", "SETTINGS_KEY", "check_diverged"]
@@ -171,8 +170,9 @@ class BudgetedTrainer(nnUNetTrainer):
             start_attempt(self.output_folder, self.current_epoch)
         super().on_train_start()
         self.run_inputs()  # now, not in the first checkpoint's save
-        if self.current_epoch == 0 and self.local_rank == 0 and not self.is_ddp \
-                and read_before_training(self.output_folder) is None:
+        # epoch 0 is a network as initialised, never a resume (nnU-Net's checkpoints hold >= 1 epoch): a start that
+        # failed before its first checkpoint validated another initialisation (or another UpKern source)
+        if self.current_epoch == 0 and self.local_rank == 0 and not self.is_ddp:
             write_before_training(self.output_folder, self.validate_before_training())
 
     def validate_before_training(self) -> dict:

@@ -206,6 +206,15 @@ def test_a_diverged_run_stops_before_saving_its_weights(world, monkeypatch, tmp_
     # nnU-Net would have saved this epoch as checkpoint_best.pth (its first EMA) and gone on to checkpoint_final
     assert not any(os.path.exists(os.path.join(folder, f"checkpoint_{k}.pth")) for k in ("best", "latest", "final"))
     assert json.loads(open(os.path.join(folder, "attempts.json")).read())[-1]["ended"] == "failed"
+    assert not np.isfinite(json.loads(open(os.path.join(folder, "before_training.json")).read())["val_loss"])
+
+    # started afresh in the same folder (say, at a lower learning rate): the record's validation before training is
+    # of this start's network, not of the failed start's; the failed attempt stays in the run's history
+    trainer = _trainer_instance(world, monkeypatch, nnUNetTrainerMedNeXt_S_k3, tmp_path)
+    trainer.run_training()
+    record = json.loads(open(os.path.join(folder, "run_record.json")).read())
+    assert np.isfinite(record["before_training"]["val_loss"])
+    assert [a["ended"] for a in record["attempts"]] == ["failed", "finished"]
 
 
 def test_upkern_trainer_starts_from_interpolated_k3(trained, monkeypatch, tmp_path):
