@@ -89,6 +89,25 @@ def test_budget_change_reruns_only_that_datasets_trainings_and_dependents(done):
                        "ablations": 1, "paper": 1, "all": 1}
 
 
+def test_an_edited_pinned_split_reruns_that_datasets_splits_and_trainings(done):
+    """config/splits/<dataset>.json pins a dataset's folds: an edit of it reruns the splits and every training on
+    them; the file a first run records (nnU-Net's splits of the same cases) reruns nothing."""
+    pinned = done / "config/splits/a.json"
+    splits = json.loads((done / "resources/pre/Dataset904_PhantomA/splits_final.json").read_text())
+    assert not pinned.exists()
+    try:
+        pinned.write_text(json.dumps(splits, indent=1))
+        assert _planned(done, _config()) == {}
+        fold = splits[0]
+        fold["train"][0], fold["val"][0] = fold["val"][0], fold["train"][0]  # still every case, in other folds
+        pinned.write_text(json.dumps(splits, indent=1))
+        assert _planned(done, _config()) == {"splits": 1, "train": 1, "oof_predictions": 1, "evaluate": 1, "table": 1,
+                                             "figures": 1, "ablations": 1, "paper": 1, "all": 1}
+    finally:
+        pinned.unlink(missing_ok=True)
+    assert _planned(done, _config()) == {}
+
+
 def _trained(wd, run):
     fold = wd / "resources/res" / run
     record = json.loads((fold / "run_record.json").read_text())

@@ -5,6 +5,7 @@ import re
 
 from snakemake.utils import min_version, validate
 
+from mednext.data.splits import pinned_identity
 from mednext.nnunet.env import ext_trainer_value
 from mednext.nnunet.notice import FINAL_VARIABLE, NOTICE_VARIABLE
 from mednext.nnunet.registry import ABLATION_MODELS, REFERENCE_MODEL, model_spec

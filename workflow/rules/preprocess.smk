@@ -55,14 +55,21 @@ rule plan_mednext:
         "mednext-plan -d {params.id} -np $nnUNet_def_n_proc --small-patches {params.small} > {log} 2>&1"
 
 
+def pinned_splits_file(wc):
+    return f"config/splits/{KEY_OF_FOLDER[wc.ds]}.json"
+
+
 rule splits:
     input:
         rules.plan_nnunet.output.plans,
     output:
         f"{PRE}/{{ds}}/splits_final.json",
     params:
-        shipped=lambda wc: f"config/splits/{KEY_OF_FOLDER[wc.ds]}.json",
+        shipped=pinned_splits_file,
         record=lambda wc: wc.ds in DOWNLOADED,  # the paper's datasets: the first run writes the file
+        # an edited pinned file reruns the splits and, through them, the dataset's trainings; the file a first
+        # run records (nnU-Net's splits, which the runs trained on) reruns nothing
+        pinned=lambda wc: pinned_identity(pinned_splits_file(wc)),
     conda:
         ENV
     log:
