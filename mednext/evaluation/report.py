@@ -36,9 +36,8 @@ SETUP_NOTES = [
     "measured here: the v2 default plans of the nnU-Net baseline (v2 planner, patch and batch sizing); the v2 data "
     "loader and augmentation (batchgeneratorsv2 re-implementations of the v1 transforms); the poly learning-rate "
     "schedule (the same per-epoch formula in both as we read the code; v1 sets it at the end of the previous epoch, "
-    "v2 at the start of the epoch; not run in v1 to check); the "
-    "deep-supervision weights (v1's trainer gives the lowest-resolution output weight 0 and takes the number of "
-    "outputs from the plans; our MedNeXt trainers weight all 5 outputs); mixed precision and `torch.compile` on GPU. "
+    "v2 at the start of the epoch; not run in v1 to check); mixed precision and `torch.compile` on GPU. The "
+    "deep-supervision weights are the official MedNeXt trainers' (all five outputs, 1 to 1/16, normalised). "
     "Only the paper's **5-fold cross-validation** is reproduced, not its held-out leaderboard (test-set) "
     "submissions.", "",
     "**Two evaluation protocols**, both computed for every case: *paper* = the official MedNeXt evaluation "
