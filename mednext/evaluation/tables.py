@@ -31,6 +31,7 @@ from mednext.evaluation.statistics import (bootstrap_mean_ci, bootstrap_paper_ci
                                            compare_models, paper_average, rank_stability, summarise)
 from mednext.nnunet.registry import ABLATIONS
 from mednext.nnunet.registry import REFERENCE_MODEL as REFERENCE
+from mednext.nnunet.runspec import Budget
 
 __all__ = ["HEADLINE", "METRIC_LABELS", "ablation_pairs", "ablation_table", "dataset_tables",
            "learning_curves", "load_records", "published_comparison", "summarise_run_records",
@@ -46,6 +47,12 @@ METRIC_LABELS = {
 QUESTION = {(a.model, a.reference): a.question for a in ABLATIONS}
 TRANSFORMERS = ("unetr", "swinunetr")
 TRANSFORMER_NOTE = "below 0.5 Dice: transformers need longer budgets than this run's"
+PAPER_BUDGET = f"{Budget().epochs}x{Budget().iterations}"  # as summarise_run_records writes a run's budget
+
+
+def short_of_paper(budget_run) -> bool:
+    """Whether a model's folds are known to have trained less than the paper's budget (``budget_run``)."""
+    return isinstance(budget_run, str) and budget_run != PAPER_BUDGET
 FAMILIES = {"vs nnU-Net": "every model vs nnU-Net", "ablation": "the ablations vs their references"}
 
 
@@ -97,8 +104,6 @@ def dataset_tables(per_case: pd.DataFrame, labels: Mapping[str, str], complexity
         table[f"{metric}_ci_low"] = pd.Series({m: c[0] for m, c in cis.items()})
         table[f"{metric}_ci_high"] = pd.Series({m: c[1] for m, c in cis.items()})
     table["n_cases"] = per_case.groupby("model")["case"].nunique()
-    table["note"] = [TRANSFORMER_NOTE if m in TRANSFORMERS and table.loc[m, f"{HEADLINE}_mean"] < 0.5 else ""
-                     for m in models]
     vs_ref = [(m, REFERENCE) for m in models if m != REFERENCE] if REFERENCE in models else []
     comparisons = []
     for family, pairs in (("vs nnU-Net", vs_ref), ("ablation", ablation_pairs(models))):
@@ -119,6 +124,9 @@ def dataset_tables(per_case: pd.DataFrame, labels: Mapping[str, str], complexity
         table["gflops_input_size"] = c["input_size"]
     if records is not None and len(records):
         table = table.join(records)
+    # the reason is the note's only where the records show it: a budget shorter than the paper's
+    table["note"] = [TRANSFORMER_NOTE if m in TRANSFORMERS and table.loc[m, f"{HEADLINE}_mean"] < 0.5
+                     and short_of_paper(table.loc[m].get("budget_run")) else "" for m in models]
     table["synthetic"] = synthetic
     by_class, per_class = per_case.groupby(["model", "region"]), {}
     for protocol, metrics in METRICS.items():
@@ -202,7 +210,8 @@ def ablation_table(comparisons: Mapping[str, pd.DataFrame], tables: Mapping[str,
 def published_comparison(tables: Mapping[str, pd.DataFrame], published: pd.DataFrame) -> pd.DataFrame:
     """Our Dice (paper protocol, official averaging; in %) beside each published 5-fold Dice of the same dataset
     and model, with the published cohort and averaging. ``comparable`` says ``yes`` or ``not comparable: reason``:
-    the reason recorded for the published row (``published.csv``), or a case count that differs from ours."""
+    the reason recorded for the published row (``published.csv``), a case count that differs from ours, or a
+    budget of ours shorter than the paper's (the published runs trained the full schedule)."""
     pub = published[published["metric"] == "dice_5fold"]
     rows = []
     for _, p in pub.iterrows():
@@ -212,6 +221,8 @@ def published_comparison(tables: Mapping[str, pd.DataFrame], published: pd.DataF
         if verdict == "yes" and row is not None and pd.notna(p.get("n_cases")) and \
                 int(p["n_cases"]) != int(row["n_cases"]):
             verdict = f"not comparable: {int(p['n_cases'])} cases published, {int(row['n_cases'])} evaluated here"
+        if verdict == "yes" and row is not None and short_of_paper(row.get("budget_run")):
+            verdict = f"not comparable: trained {row['budget_run']} (epochs x iterations), published {PAPER_BUDGET}"
         rows.append({"dataset": p["dataset"], "model": p["model"], "published_dice": p["value"],
                      "published_cohort": p.get("cohort"),
                      "published_n_cases": int(p["n_cases"]) if pd.notna(p.get("n_cases")) else None,

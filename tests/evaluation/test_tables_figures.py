@@ -108,9 +108,19 @@ def test_transformers_below_half_dice_say_why():
     per_case.loc[per_case.model == "unetr", ["paper_dice", "physical_dice"]] = 0.3
     per_case.loc[per_case.model == "mednext_B_k5", "model"] = "swinunetr"  # Dice ~0.72: no note
     models = ["nnunet", "mednext_B_k3", "swinunetr", "mednext_B_k5_upkern", "unetr"]
-    table = dataset_tables(per_case, {m: m for m in models}, n_resamples=200)["table"].set_index("model")
+
+    def table_at(epochs, iterations):
+        records = summarise_run_records([{"model": m, "epochs_completed": epochs, "budget": {"iterations": iterations}}
+                                         for m in models])
+        return dataset_tables(per_case, {m: m for m in models}, records=records, n_resamples=200)["table"].set_index(
+            "model")
+
+    table = table_at(3, 15)  # shorter than the paper's: the reason the note gives
     assert table.loc["unetr", "note"] == TRANSFORMER_NOTE
     assert table.loc["swinunetr", "note"] == "" and table.loc["mednext_B_k3", "note"] == ""
+    # at the paper's budget, or without records, nothing shows that the budget was too short
+    assert (table_at(1000, 250)["note"] == "").all()
+    assert (dataset_tables(per_case, {m: m for m in models}, n_resamples=200)["table"]["note"] == "").all()
 
 
 def test_ablation_and_published_tables():
@@ -136,4 +146,10 @@ def test_ablation_and_published_tables():
     assert amos.ours_dice.isna().all()  # not run: left empty, never invented
     assert amos.comparable.str.startswith("not comparable: the published n=360 includes the MRI cases").all()
     assert (side[side.dataset == "brats21"].comparable == "yes").all()
+    # the published runs trained the full schedule: a shorter run of ours is not set beside them as comparable
+    for budget, verdict in (("1000x250", "yes"),
+                            ("5x10", "not comparable: trained 5x10 (epochs x iterations), published 1000x250")):
+        table = out["table"].assign(n_cases=30, budget_run=budget)
+        nn = published_comparison({"btcv": table}, published).query("dataset == 'btcv' and model == 'nnunet'").iloc[0]
+        assert nn.comparable == verdict and nn.ours_budget == budget
     assert side.published_averaging.str.contains("per class the mean over cases").all()
