@@ -17,7 +17,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-__all__ = ["DatasetError", "check_case", "check_raw_dataset", "main", "problems_error", "same_sitk_geometry"]
+__all__ = ["DatasetError", "check_case", "check_raw_dataset", "main", "problems_error", "read_nifti",
+           "same_sitk_geometry"]
 
 
 class DatasetError(ValueError):
@@ -32,16 +33,20 @@ def problems_error(where: str | Path, problems: list[str], error: type[DatasetEr
     return error(f"{where}: {len(problems)} problems; fix each, then run again:\n{listed}")
 
 
+def read_nifti(path: str | Path) -> tuple[nib.Nifti1Image, np.ndarray]:
+    """The image and its voxels, read in full: a truncated or damaged file raises (nibabel's or gzip's error)."""
+    img = nib.load(str(path))
+    data = np.asanyarray(img.dataobj)
+    if str(path).endswith(".gz"):  # nibabel stops at the data's end, before gzip's checksum: check it
+        with gzip.open(path) as stream:
+            while stream.read(1 << 24):
+                pass
+    return img, data
+
+
 def _load(path: Path) -> tuple[nib.Nifti1Image, np.ndarray]:
-    """The image and its voxels, read in full: truncated or damaged files fail here."""
     try:
-        img = nib.load(str(path))
-        data = np.asanyarray(img.dataobj)
-        if str(path).endswith(".gz"):  # nibabel stops at the data's end, before gzip's checksum: check it
-            with gzip.open(path) as stream:
-                while stream.read(1 << 24):
-                    pass
-        return img, data
+        return read_nifti(path)
     except Exception as err:
         raise DatasetError(f"{path}: not a readable NIfTI file ({type(err).__name__}: {err}). "
                            "Re-create or re-download this case, or remove it and update numTraining.") from err

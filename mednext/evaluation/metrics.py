@@ -25,11 +25,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 import surface_distance
 
-from mednext.data.validate import same_sitk_geometry
+from mednext.data.validate import read_nifti, same_sitk_geometry
 
 __all__ = ["BOTH_EMPTY", "dice", "nsd", "sdc", "CaseMetric", "evaluate_masks", "evaluate_case", "load_label_map",
            "label_text", "EvaluationError"]
@@ -122,9 +121,8 @@ def load_label_map(path: str | Path) -> tuple[np.ndarray, np.ndarray, tuple[floa
     if not path.is_file():
         raise EvaluationError(f"{path}: file not found")
     try:
-        img = nib.load(str(path))
-        data = np.asanyarray(img.dataobj)
-    except Exception as err:  # nibabel raises several types for truncated or foreign files
+        img, data = read_nifti(path)
+    except Exception as err:  # nibabel and gzip raise several types for truncated, damaged or foreign files
         raise EvaluationError(f"{path}: not a readable NIfTI file ({err}); re-create or re-download it") from err
     if data.ndim != 3:
         raise EvaluationError(f"{path}: expected a 3D label map, got shape {data.shape}")

@@ -242,5 +242,13 @@ def test_evaluate_case_errors_name_the_file(tmp_path):
         evaluate_case("c", unknown, ref, regions, 1, allowed_labels=[0, 1])
     with pytest.raises(EvaluationError, match=r"corrupt\.nii\.gz.*not a readable NIfTI"):
         evaluate_case("c", corrupt, ref, regions, 1)
+    big = np.random.default_rng(0).integers(0, 2, (48, 48, 48))  # the header alone does not reach the trailer
+    big_ref = _write(tmp_path / "big_ref.nii.gz", big)
+    damaged = _write(tmp_path / "damaged.nii.gz", big)
+    data = bytearray(damaged.read_bytes())
+    data[-8] ^= 0xFF  # gzip's CRC-32: nibabel alone reads the voxels and stops before it
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(EvaluationError, match=r"damaged\.nii\.gz.*not a readable NIfTI.*CRC check failed"):
+        evaluate_case("c", damaged, big_ref, regions, 1)
     with pytest.raises(EvaluationError, match=r"missing\.nii\.gz.*not found"):
         evaluate_case("c", tmp_path / "missing.nii.gz", ref, regions, 1)
