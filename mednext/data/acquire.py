@@ -35,7 +35,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from mednext.data.archives import ArchiveError, safe_extract
+from mednext.data.archives import ArchiveError, check_whole, safe_extract
 from mednext.data.convert import CONVERTERS, RawDatasetWriter
 from mednext.data.download import ChecksumRecord, DownloadError, fetch
 from mednext.data.synapse import CredentialsError, SynapseAccess, synapse_access, token_source
@@ -155,7 +155,11 @@ def download(dataset: str, downloads: str | Path, checksums: str | Path, overrid
     files: dict[str, dict] = {}
 
     def verified(name: str, path: Path, origin: str) -> None:
-        status = record.verify_or_record(name, path, origin)
+        try:
+            status = record.verify_or_record(name, path, origin, check=check_whole)
+        except ArchiveError as err:
+            raise ArchiveError(f"{err}. Not recorded in {record.path}: delete {path} and run again to download it "
+                               "anew, or place a whole copy there.") from err
         files[name] = {"size": path.stat().st_size, "status": status}
         log(f"{name}: {status} ({path.stat().st_size} bytes) against {record.path}")
 
@@ -213,7 +217,11 @@ def convert(dataset: str, downloads: str | Path, out_dir: str | Path, keep_extra
     if not (folder / "download.json").is_file():
         raise DatasetError(f"{folder / 'download.json'}: missing; run `python -m mednext.data.acquire download "
                            f"{dataset}` first (the Snakemake rule 'download' does)")
-    extracted = safe_extract(folder / src["file"], folder / "extracted")
+    try:
+        extracted = safe_extract(folder / src["file"], folder / "extracted")
+    except ArchiveError as err:  # its download.json stands: the workflow would not download it again
+        raise ArchiveError(f"{err} Its download was verified before: delete {folder / 'download.json'} as well, so "
+                           "that the workflow downloads it again.") from err
     log(f"extracted {folder / src['file']} to {extracted}")
     writer = RawDatasetWriter(out_dir, dataset)
     try:

@@ -10,6 +10,7 @@ rather than its predecessor's files reused.
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import stat
@@ -17,7 +18,7 @@ import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-__all__ = ["ArchiveError", "STAMP", "check_member_name", "safe_extract"]
+__all__ = ["ArchiveError", "STAMP", "check_member_name", "check_whole", "safe_extract"]
 
 STAMP = ".archive"  # in an extraction folder: the archive it was extracted from
 
@@ -53,6 +54,39 @@ def _check_tar(archive: Path, tf: tarfile.TarFile) -> None:
         if not (member.isfile() or member.isdir()):
             raise ArchiveError(f"{archive}: member {member.name!r} is a device, FIFO or other special file; "
                                "refusing to extract it.")
+
+
+def check_whole(path: str | Path) -> None:
+    """Read a downloaded file to its end: a gzip stream (its CRC, also of a .tar.gz or .nii.gz), a zip (each
+    member's CRC), a tar (every member). Raises :class:`ArchiveError` for a truncated or damaged file, or one of
+    none of these kinds, so that its checksum is never recorded as the release's."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    try:
+        if gzipped:
+            with gzip.open(path) as stream:
+                while stream.read(1 << 24):
+                    pass
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                bad = zf.testzip()
+        elif tarfile.is_tarfile(path):
+            bad = None
+            with tarfile.open(path) as tf:
+                for member in tf:
+                    if member.isfile():
+                        with tf.extractfile(member) as f:
+                            while f.read(1 << 24):
+                                pass
+        elif gzipped:
+            return
+        else:
+            raise ArchiveError(f"{path}: neither a zip, a tar nor a gzip file (damaged or incomplete?)")
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
+        raise ArchiveError(f"{path}: damaged or incomplete ({type(err).__name__}: {err})") from err
+    if bad is not None:
+        raise ArchiveError(f"{path}: member {bad!r} is damaged (CRC mismatch)")
 
 
 def _recorded_source(dest: Path) -> dict | None:

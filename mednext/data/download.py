@@ -5,8 +5,9 @@ the server has arrived; an interrupted download keeps its ``.part`` file and the
 continues from there with an HTTP ``Range`` request. ``ChecksumRecord`` holds the size and
 SHA-256 of each file of one dataset (``config/checksums/<dataset>.json``): a file with a recorded
 entry must match it; a file without one (no checksum is published for it) is recorded by its
-first verified download, so every later download and every copy placed by hand is compared
-against that first one.
+first verified download (read whole first, where the caller gives a check: a damaged first copy
+must not become the reference), so every later download and every copy placed by hand is
+compared against that first one.
 """
 
 from __future__ import annotations
@@ -117,12 +118,15 @@ class ChecksumRecord:
             return {}
         return json.loads(self.path.read_text())["files"]
 
-    def verify_or_record(self, name: str, file: str | Path, source: str) -> str:
-        """Compare ``file`` with the entry ``name``; without an entry, record it. Returns what was done."""
+    def verify_or_record(self, name: str, file: str | Path, source: str, check=None) -> str:
+        """Compare ``file`` with the entry ``name``; without an entry, record it, once ``check(file)`` (if given)
+        has passed: a damaged first copy must not become the reference. Returns what was done."""
         file = Path(file)
         size, digest = file.stat().st_size, sha256_of(file)
         entry = self.entries().get(name)
         if entry is None:
+            if check is not None:
+                check(file)
             self._write(name, {"size": size, "sha256": digest, "source": source})
             return "recorded"
         if entry["size"] != size or entry["sha256"] != digest:

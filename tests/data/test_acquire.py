@@ -169,6 +169,33 @@ def test_brats21_region_based_is_an_explicit_option(tmp_path):
         convert("btcv", tmp_path / "dl", tmp_path / "raw" / "x", options={"region_based": True})
 
 
+@pytest.mark.parametrize("damage", ["truncated", "flipped byte"])
+def test_a_damaged_first_copy_is_refused_and_not_recorded(tmp_path, damage):
+    """No checksum is published for it: the first copy becomes the reference, so it is read whole first."""
+    archive = fakes.btcv_zip()
+    bad = bytearray(archive[: len(archive) // 2] if damage == "truncated" else archive)
+    if damage == "flipped byte":
+        bad[len(bad) // 3] ^= 0xFF
+    placed = fakes.write(tmp_path / "downloads" / "btcv" / "RawData.zip", bytes(bad))
+    with pytest.raises(ArchiveError, match=rf"^{placed}: .*Not recorded in .*btcv\.json: delete {placed} and run again"):
+        download("btcv", tmp_path / "downloads", tmp_path / "checksums", synapse=NoSynapse(), log=lambda *_: None)
+    assert not (tmp_path / "checksums" / "btcv.json").exists()
+    assert not (tmp_path / "downloads" / "btcv" / "download.json").exists()
+    placed.write_bytes(archive)  # the fix the message gives: a whole copy
+    manifest, out, _ = _run(tmp_path, "btcv", "Dataset001_BTCV", synapse=NoSynapse())
+    assert json.loads(manifest.read_text())["files"]["RawData.zip"]["status"] == "recorded"
+    assert check_raw_dataset(out)["cases"] == 3
+
+
+def test_an_archive_gone_after_its_download_names_the_manifest(tmp_path):
+    fakes.write(tmp_path / "downloads" / "btcv" / "RawData.zip", fakes.btcv_zip())
+    manifest = download("btcv", tmp_path / "downloads", tmp_path / "checksums", synapse=NoSynapse(),
+                        log=lambda *_: None)
+    (tmp_path / "downloads" / "btcv" / "RawData.zip").unlink()
+    with pytest.raises(ArchiveError, match=rf"RawData\.zip: missing.*delete {manifest} as well"):
+        convert("btcv", tmp_path / "downloads", tmp_path / "raw" / "Dataset001_BTCV", log=lambda *_: None)
+
+
 def test_truncated_download_fails_then_resumes(tmp_path):
     archive = fakes.amos_zip()
     with fakes.LocalServer({"/amos22.zip": archive}) as srv:
