@@ -80,6 +80,28 @@ def test_training_jobs_ask_slurm_for_their_cpus(workdir):
     assert train and all(f"cpus_per_task={cpus}" in b for b in train)
 
 
+def test_every_rule_asks_for_its_row_of_the_config_and_the_partition_comes_from_the_command_line(workdir):
+    """Runtime, memory and CPUs: a rule's own row of `resources:` (by rule name), else `default`; the profile's
+    or the command line's default-resources add the partition and account (the README's command)."""
+    cfg = yaml.safe_load((workdir / "config/config.yaml").read_text())
+    cfg["resources"]["default"] = {"runtime": 600, "mem_mb": 32000, "cpus_per_task": 4}
+    cfg["resources"]["convert_dataset"] = {"runtime": 900, "mem_mb": 64000}
+    (workdir / "resources.yaml").write_text(yaml.safe_dump(cfg))
+    proc = _snakemake(workdir, "results/tables/btcv.csv", "-n", "--profile", "slurm", "--configfile", "resources.yaml",
+                      "--default-resources", "slurm_partition=gpu", "slurm_account=myproj")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    asked = {}
+    for block in re.split(r"^(?=rule \w+:$)", proc.stdout, flags=re.M):
+        if (rule := re.match(r"rule (\w+):$", block, re.M)) and (line := re.search(r"^\s+resources: (.*)$", block, re.M)):
+            asked[rule.group(1)] = dict(kv.split("=", 1) for kv in line.group(1).split(", "))
+    for rule in ("download", "check_raw_dataset", "splits", "oof_predictions", "table"):
+        assert {k: asked[rule][k] for k in ("runtime", "mem_mb", "cpus_per_task")} == \
+            {"runtime": "600", "mem_mb": "32000", "cpus_per_task": "4"}, rule
+    assert {k: asked["convert_dataset"][k] for k in ("runtime", "mem_mb", "cpus_per_task")} == \
+        {"runtime": "900", "mem_mb": "64000", "cpus_per_task": "4"}
+    assert all(r["slurm_partition"] == "gpu" and r["slurm_account"] == "myproj" for r in asked.values())
+
+
 def test_all_and_extended_split_the_full_matrix(workdir):
     main, extended = _trainings(workdir, "all"), _trainings(workdir, "extended")
     assert len(main) == 250 and len({run for run, _ in main}) == 250

@@ -17,6 +17,8 @@ rule table:
         labels=lambda wc: {m: model_spec(m).label for m in models(wc.dataset)},
         record_models=lambda wc: [r.model.key for r in runs(wc.dataset)],  # the model of each record
         synthetic=lambda wc: ds_cfg(wc.dataset)["synthetic"],
+    resources:
+        **cpu_resources("table"),
     conda:
         ENV
     log:
@@ -37,6 +39,8 @@ rule ablations:
         published=f"{RESULTS}/tables/published_comparison.csv",
     params:
         datasets=DATASETS,
+    resources:
+        **cpu_resources("ablations"),
     conda:
         ENV
     log:

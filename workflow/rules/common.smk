@@ -133,6 +133,18 @@ def res(rule_kind, key):
     return value if value is not None else {"runtime": 60, "mem_mb": 4000, "cpus_per_task": 1, "gpu": 0}[key]
 
 
+def cpu_resources(rule_name):
+    """A CPU rule's request: its own row of the config's `resources:` (by rule name), else the `default` row.
+    The executor's default-resources (the profile's, `--default-resources`) only add what neither names
+    (partition, account)."""
+    return {key: res(rule_name, key) for key in ("runtime", "mem_mb", "cpus_per_task")}
+
+
+def pinned_splits_file(wc):
+    """The shipped (or first-run recorded) 5-fold splits of a dataset folder's dataset (mednext.data.splits)."""
+    return f"config/splits/{KEY_OF_FOLDER[wc.ds]}.json"
+
+
 def per_case_csvs(dataset, keys=None):
     return [f"{RESULTS}/per_case/{dataset}/{m}.csv" for m in (models(dataset) if keys is None else keys)]
 

@@ -15,8 +15,8 @@ rule complexity:
     benchmark:
         f"{BENCH}/complexity.tsv"
     resources:
-        runtime=res("default", "runtime"),
-        mem_mb=max(16000, res("default", "mem_mb")),
+        runtime=res("complexity", "runtime"),
+        mem_mb=max(16000, res("complexity", "mem_mb")),
     script:
         "../scripts/complexity.py"
 
@@ -36,7 +36,7 @@ rule complexity_nnunet:
     benchmark:
         f"{BENCH}/complexity_nnunet/{{dataset}}.tsv"
     resources:
-        runtime=res("default", "runtime"),
-        mem_mb=max(16000, res("default", "mem_mb")),
+        runtime=res("complexity", "runtime"),
+        mem_mb=max(16000, res("complexity", "mem_mb")),
     script:
         "../scripts/complexity_nnunet.py"

@@ -31,6 +31,8 @@ rule phantom_dataset:
     params:
         cfg=lambda wc: ds_cfg(KEY_OF_FOLDER[wc.ds])["phantom"],
     priority: ACQUIRE_FIRST
+    resources:
+        **cpu_resources("phantom_dataset"),
     conda:
         ENV
     log:
@@ -58,6 +60,8 @@ rule link_user_dataset:
     params:
         path=lambda wc: ds_cfg(KEY_OF_FOLDER[wc.ds])["path"],  # as configured (relative to the checkout)
     priority: ACQUIRE_FIRST
+    resources:
+        **cpu_resources("link_user_dataset"),
     conda:
         ENV
     log:
@@ -88,6 +92,8 @@ rule download:
     priority: ACQUIRE_FIRST
     params:
         source=lambda wc: ds_cfg(wc.dataset).get("source", {}),
+    resources:
+        **cpu_resources("download"),
     conda:
         ENV
     log:
@@ -109,6 +115,8 @@ rule convert_dataset:
         dataset=lambda wc: KEY_OF_FOLDER[wc.ds],
         settings=lambda wc: {k: v for k, v in ds_cfg(KEY_OF_FOLDER[wc.ds]).items() if k in ("cases", "region_based")},
     priority: ACQUIRE_FIRST
+    resources:
+        **cpu_resources("convert_dataset"),
     conda:
         ENV
     log:
@@ -125,6 +133,8 @@ rule check_raw_dataset:
     output:
         f"{PRE}/{{ds}}/raw_dataset_check.json",
     priority: ACQUIRE_FIRST
+    resources:
+        **cpu_resources("check_raw_dataset"),
     conda:
         ENV
     log:

@@ -20,6 +20,8 @@ rule figures:
     params:
         synthetic=lambda wc: ds_cfg(wc.dataset)["synthetic"],
         name=lambda wc: ds_cfg(wc.dataset)["name"],
+    resources:
+        **cpu_resources("figures"),
     conda:
         ENV
     log:

@@ -12,6 +12,8 @@ rule oof_predictions:
     params:
         folds=lambda wc: [r.fold for r in runs(wc.dataset, wc.model)],
         file_ending=".nii.gz",
+    resources:
+        **cpu_resources("oof_predictions"),
     conda:
         ENV
     log:

@@ -16,6 +16,8 @@ rule paper:
         results=lambda wc, input: os.path.dirname(os.path.dirname(input.ablations)),
         datasets=" ".join(DATASETS),
         names=" ".join(ds_cfg(d)["name"] for d in DATASETS),
+    resources:
+        **cpu_resources("paper"),
     conda:
         ENV
     log:

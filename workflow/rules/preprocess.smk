@@ -55,10 +55,6 @@ rule plan_mednext:
         "mednext-plan -d {params.id} -np $nnUNet_def_n_proc --small-patches {params.small} > {log} 2>&1"
 
 
-def pinned_splits_file(wc):
-    return f"config/splits/{KEY_OF_FOLDER[wc.ds]}.json"
-
-
 rule splits:
     input:
         rules.plan_nnunet.output.plans,
@@ -70,6 +66,8 @@ rule splits:
         # an edited pinned file reruns the splits and, through them, the dataset's trainings; the file a first
         # run records (nnU-Net's splits, which the runs trained on) reruns nothing
         pinned=lambda wc: pinned_identity(pinned_splits_file(wc)),
+    resources:
+        **cpu_resources("splits"),
     conda:
         ENV
     log:
