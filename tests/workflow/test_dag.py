@@ -186,18 +186,28 @@ def test_demo_plans_every_model_family_and_six_evaluated_cases(workdir):
 
 def test_bad_config_is_refused_with_the_key_named(workdir, tmp_path):
     cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
-    cfg["datasets"]["phantom"]["patch"] = 24
+    cfg["datasets"]["phantom"]["patch"] = 40
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(cfg))
     proc = _snakemake(workdir, "-n", "--configfile", str(bad))
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
-    assert "patch" in out and "24" in out and "multiple" in out.lower()
+    assert f"invalid configuration ({bad}), at datasets.phantom.patch: 40 is not a multiple of 16" in out
+    assert len(out.splitlines()) < 10  # the key, the problem and the file; not the whole schema
     cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
     cfg["models"].append("mednext_X_k9")
     bad.write_text(yaml.safe_dump(cfg))
     proc = _snakemake(workdir, "-n", "--configfile", str(bad))
-    assert proc.returncode != 0 and "mednext_X_k9" in proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "'mednext_X_k9' does not match" in proc.stdout + proc.stderr
+    del cfg["models"][-1]
+    cfg["result"] = cfg.pop("results")  # a misspelt top-level key
+    bad.write_text(yaml.safe_dump(cfg))
+    proc = _snakemake(workdir, "-n", "--configfile", str(bad))
+    assert proc.returncode != 0 and "at the top level: Additional properties are not allowed ('result' was " \
+        "unexpected)" in proc.stdout + proc.stderr and len((proc.stdout + proc.stderr).splitlines()) < 10
+    proc = _snakemake(workdir, "-n", "--config", "nnunet=3")
+    assert "invalid configuration (config/config.yaml with --config nnunet), at nnunet: 3 is not of type 'object'" \
+        in proc.stdout + proc.stderr
 
 
 @pytest.mark.skipif(shutil.which("snakemake") is None, reason="snakemake not installed")

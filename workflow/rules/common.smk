@@ -3,6 +3,8 @@
 import os
 import re
 
+import jsonschema
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 from mednext.data.splits import pinned_identity
@@ -23,7 +25,18 @@ if not workflow.overwrite_configfiles:
 
 
 
-validate(config, schema="../schemas/config.schema.yaml")  # fills in the schema's defaults
+try:
+    validate(config, schema="../schemas/config.schema.yaml")  # fills in the schema's defaults
+except WorkflowError as err:  # its text carries the whole schema: say the key, the problem and the file only
+    problem = err.__context__  # snakemake raises it while handling jsonschema's error
+    if not isinstance(problem, jsonschema.ValidationError):
+        raise
+    where = ".".join(str(p) for p in problem.absolute_path) or "the top level"
+    files = ", ".join(str(f) for f in workflow.configfiles) or "config/config.yaml"
+    if workflow.config_settings.config:
+        files += f" with --config {' '.join(workflow.config_settings.config)}"
+    raise WorkflowError(f"invalid configuration ({files}), at {where}: {problem.message}. "
+                        "workflow/schemas/config.schema.yaml describes every key.") from None
 
 NN = config["nnunet"]
 RAW, PRE, NNRES = NN["raw"], NN["preprocessed"], NN["results"]
