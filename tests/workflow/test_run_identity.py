@@ -108,6 +108,29 @@ def test_an_edited_pinned_split_reruns_that_datasets_splits_and_trainings(done):
     assert _planned(done, _config()) == {}
 
 
+def test_a_missing_out_of_fold_prediction_names_the_command_that_restores_it(done):
+    run = f"resources/res/e1_it1_val1/{RUN.format(id=905, name='PhantomB')}"
+    prediction = next((done / run / "validation").glob("*.nii.gz"))
+    checkpoint = done / run / "checkpoint_final.pth"
+    weights = load_checkpoint(checkpoint)["network_weights"]
+    prediction.unlink()
+    write_config(done, _config(), "changed.yaml")
+    listing = "results/predictions/b/mednext_S_k5.tsv"
+    proc = snakemake(done, listing, "--forcerun", listing, configfile="changed.yaml")
+    assert proc.returncode != 0
+    log = (done / "logs/oof_predictions/b/mednext_S_k5.log").read_text()
+    command = re.search(r"`(snakemake --forcerun \S+)`", log).group(1)
+    assert f"error: missing out-of-fold prediction {prediction.relative_to(done)}" in log
+    assert command == f"snakemake --forcerun {checkpoint.relative_to(done)}"
+    proc = snakemake(done, *command.split()[1:], configfile="changed.yaml")  # with the usual target: all
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert prediction.is_file()
+    again = load_checkpoint(checkpoint)
+    assert all(torch.equal(again["network_weights"][k], v) for k, v in weights.items())  # validated, not retrained
+    assert len(again["logging"]["epoch_end_timestamps"]) == 1
+    assert _planned(done, _config()) == {}
+
+
 def _trained(wd, run):
     fold = wd / "resources/res" / run
     record = json.loads((fold / "run_record.json").read_text())

@@ -5,11 +5,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from mednext.data.validate import DatasetError
+from mednext.evaluation.metrics import EvaluationError
 from mednext.evaluation.per_case import evaluate_predictions, write_atomic_csv
 from mednext.evaluation.regions import allowed_labels, classes_for, ignore_label
 from rule_log import rule_log
 
-with rule_log(snakemake.log[0]):  # noqa: F821
+with rule_log(snakemake.log[0], expected=(EvaluationError, DatasetError)):  # noqa: F821
     sm = snakemake  # noqa: F821
     dataset_json = json.loads(Path(sm.input.dataset_json).read_text())
     classes = classes_for(sm.wildcards.dataset, dataset_json)

@@ -14,7 +14,9 @@ with rule_log(snakemake.log[0], expected=FileNotFoundError):  # noqa: F821
         for case in splits[fold]["val"]:
             path = Path(folder) / f"{case}{snakemake.params.file_ending}"  # noqa: F821
             if not path.is_file():
-                raise FileNotFoundError(f"missing out-of-fold prediction {path}: rerun the training job of fold "
-                                        f"{fold} (nnU-Net writes these in its final validation)")
+                raise FileNotFoundError(
+                    f"missing out-of-fold prediction {path} (nnU-Net writes these in its final validation): run "
+                    f"that training job again, `snakemake --forcerun {Path(folder).parent / 'checkpoint_final.pth'}` "
+                    "with your usual target and options (its finished run resumes and only validates again)")
             rows.append({"case": case, "fold": fold, "path": str(path)})
     pd.DataFrame(rows).to_csv(snakemake.output[0], sep="\t", index=False)  # noqa: F821
