@@ -53,6 +53,11 @@ def _num(digits: int) -> Callable[[object], str]:
     return lambda v: "" if pd.isna(v) else f"{float(v):.{digits}f}"
 
 
+def _p(v) -> str:
+    """A p-value: three decimals, and "< 0.001" below (never a p of 0.000)."""
+    return "" if pd.isna(v) else "< 0.001" if float(v) < 0.001 else f"{float(v):.3f}"
+
+
 def _pct(v) -> str:
     return "" if pd.isna(v) else f"{100 * float(v):.2f}"
 
@@ -86,10 +91,11 @@ def _dataset_section(key: str, name: str, table: pd.DataFrame, tables: Path, fig
     if synthetic:
         lines += ["> Synthetic phantom: these numbers show that the pipeline runs, not how any model performs on "
                   "real images.", ""]
-    n_cases = int(table["n_cases"].max())
+    low, high = int(table["n_cases"].min()), int(table["n_cases"].max())
+    n_cases = f"{high} cases" if low == high else f"{low} to {high} cases (models differ: n_cases per model)"
     budgets = ", ".join(sorted({str(b) for b in table.get("budget_run", pd.Series(dtype=str)).dropna()}))
     folds = ", ".join(sorted({str(int(f)) for f in table.get("folds_trained", pd.Series(dtype=float)).dropna()}))
-    lines += [f"{n_cases} cases evaluated (out-of-fold predictions of the folds trained); folds trained per model: "
+    lines += [f"{n_cases} evaluated (out-of-fold predictions of the folds trained); folds trained per model: "
               f"{folds or 'not recorded'}; "
               f"budget run (epochs x iterations): {budgets or 'not recorded'}. In %. **Paper protocol** columns: "
               "the official MedNeXt evaluation and averaging (per class the mean over cases, undefined cases "
@@ -105,7 +111,7 @@ def _dataset_section(key: str, name: str, table: pd.DataFrame, tables: Path, fig
                 f"{HEADLINE}_p_vs_nnunet_holm": "p vs nnU-Net (paper Dice)",
                 "params_m": "params (M)", "gflops": "GFLOPs", "gflops_input_size": "GFLOPs input (N^3)",
                 "training_hours": "train h", "peak_gpu_memory_gib": "peak GPU GiB", "note": "note"},
-        {"paper_dice_mean_nan_is_1": _pct, f"{HEADLINE}_p_vs_nnunet_holm": _num(3), "params_m": _num(2),
+        {"paper_dice_mean_nan_is_1": _pct, f"{HEADLINE}_p_vs_nnunet_holm": _p, "params_m": _num(2),
          "gflops": _num(1), "training_hours": _num(2), "peak_gpu_memory_gib": _num(1), "gflops_input_size": _num(0)}))
     per_class = pd.read_csv(tables / f"{key}_per_class.csv")
     labels = dict(zip(table["model"], table["label"]))
@@ -173,7 +179,7 @@ def render_paper(results: str | Path, datasets: Mapping[str, str], out_dir: str 
                                           "ci_high": "CI high", "p_holm": "p (Holm)", "n_pairs": "cases",
                                           "holm_family": "Holm family"},
                                      {"model_mean": _pct, "reference_mean": _pct, "mean_diff": _pct, "ci_low": _pct,
-                                      "ci_high": _pct, "p_holm": _num(3)}), ""]
+                                      "ci_high": _pct, "p_holm": _p}), ""]
     if (tables / "published_comparison.csv").is_file():
         pub = pd.read_csv(tables / "published_comparison.csv")
         lines += ["## Beside published numbers", "",

@@ -67,6 +67,19 @@ def test_synthetic_results_say_so(tmp_path):
     assert "## Demo (SYNTHETIC DATA)" in text
 
 
+def test_p_values_below_a_thousandth_and_case_counts_that_differ_are_said_as_such(tmp_path):
+    from mednext.evaluation.report import _p
+
+    assert [_p(v) for v in (0.0004, 0.0123, 1.0, np.nan)] == ["< 0.001", "0.012", "1.000", ""]
+    results, out = _results(tmp_path, synthetic=False)
+    assert "12 cases evaluated" in render_paper(results, {"d": "Demo"}, tmp_path / "paper")
+    table = out["table"].copy()
+    table.loc[table.model == "mednext_B_k3", "n_cases"] = 11  # a model with a prediction short
+    table.to_csv(results / "tables" / "d.csv", index=False)
+    assert "11 to 12 cases (models differ: n_cases per model) evaluated" in render_paper(
+        results, {"d": "Demo"}, tmp_path / "paper")
+
+
 def test_markdown_table_formats_and_blanks_missing_values():
     df = pd.DataFrame({"a": ["x", "y"], "b": [0.12345, np.nan]})
     assert markdown_table(df, {"a": "A", "b": "B"}, {"b": lambda v: "" if pd.isna(v) else f"{v:.2f}"}) == \
