@@ -36,15 +36,24 @@ __all__ = ["DATASETS", "summary", "main"]
 DATASETS = ("btcv", "amos22", "kits19", "brats21")
 
 
+def _read_dataset_json(path: Path) -> dict:
+    """A dataset.json with the labels evaluation needs, or an error naming it."""
+    try:
+        dataset_json = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise EvaluationError(f"{path}: not valid JSON ({err})") from err
+    if not isinstance(dataset_json, dict) or not isinstance(dataset_json.get("labels"), dict):
+        raise EvaluationError(f'{path}: no labels; add nnU-Net\'s "labels" (name -> integer value, e.g. '
+                              '{"background": 0, "kidney": 1})')
+    return dataset_json
+
+
 def _dataset_json(args) -> tuple[dict, str]:
     """The dataset.json to use and where it came from."""
     candidates = [Path(args.dataset_json)] if args.dataset_json else [Path(args.ref).resolve().parent / "dataset.json"]
     for path in candidates:
         if path.is_file():
-            try:
-                return json.loads(path.read_text()), str(path)
-            except json.JSONDecodeError as err:
-                raise EvaluationError(f"{path}: not valid JSON ({err})") from err
+            return _read_dataset_json(path), str(path)
         if args.dataset_json:
             raise EvaluationError(f"{path}: file not found")
     from mednext.data.convert import BRATS21_LABELS, BTCV_LABELS, KITS19_LABELS

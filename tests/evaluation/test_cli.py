@@ -146,3 +146,14 @@ def test_dataset_or_dataset_json_is_required(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--pred", str(tmp_path), "--ref", str(tmp_path), "-o", str(tmp_path / "x.csv")])
     assert "give --dataset" in capsys.readouterr().err
+
+
+def test_dataset_json_without_labels_names_the_file(kits, tmp_path, capsys):
+    dataset_json = tmp_path / "dataset.json"
+    dataset_json.write_text(json.dumps({k: v for k, v in KITS_JSON.items() if k != "labels"}))
+    out = tmp_path / "out.csv"
+    assert main(["--dataset-json", str(dataset_json), "--pred", str(_one_folder(kits, tmp_path / "pred")),
+                 "--ref", str(kits.raw / "labelsTr"), "-o", str(out)]) == 1
+    assert not out.exists()
+    err = capsys.readouterr().err
+    assert f"{dataset_json}: no labels" in err and "nothing written" in err
