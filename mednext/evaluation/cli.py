@@ -123,6 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not args.dataset and not args.dataset_json:
         p.error("give --dataset (btcv, amos22, kits19, brats21) or --dataset-json for your own dataset")
+    if Path(args.output).is_dir():
+        p.error(f"-o {args.output}: a folder; give the per-case CSV to write, e.g. "
+                f"{Path(args.output) / 'per_case.csv'}")
     try:
         dataset_json, source = _dataset_json(args)
         classes = classes_for(args.dataset or "", dataset_json)

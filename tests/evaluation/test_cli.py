@@ -157,3 +157,15 @@ def test_dataset_json_without_labels_names_the_file(kits, tmp_path, capsys):
     assert not out.exists()
     err = capsys.readouterr().err
     assert f"{dataset_json}: no labels" in err and "nothing written" in err
+
+
+def test_output_that_is_a_folder_is_refused_before_evaluating(tmp_path, capsys):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    with pytest.raises(SystemExit) as exit_:  # refused before the (missing) predictions are even looked at
+        main(["--dataset", "kits19", "--pred", str(tmp_path / "none"), "--ref", str(tmp_path / "none"),
+              "-o", str(folder)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"-o {folder}: a folder" in err and "per_case.csv" in err and "Traceback" not in err
+    assert not list(folder.iterdir())
