@@ -12,8 +12,9 @@ for BTCV, KiTS19 and BraTS21.
 
 Cases: every reference file, or with ``--splits`` (nnU-Net's ``splits_final.json``) the
 validation cases of the folds given, which also fills the ``fold`` column (``-1`` without it).
-Any bad input stops the run with the file named and writes nothing: a missing prediction, a
-prediction without reference, a shape or affine mismatch, a label value the dataset does not define.
+Any bad input stops the run with the file named and writes nothing: a split case without
+reference, a missing prediction, a prediction without reference, a shape or affine mismatch, a
+label value the dataset does not define.
 """
 
 from __future__ import annotations
@@ -84,6 +85,23 @@ def _cases(args, ref: Path, ending: str) -> dict[str, int]:
     return cases
 
 
+def _check_files(args, cases: dict[str, int], pred: Path, ref: Path, ending: str) -> None:
+    """Every case has a reference and a prediction, and (without splits) every prediction a reference."""
+    if not pred.is_dir():
+        raise EvaluationError(f"{pred}: prediction folder not found")
+    for case in cases:
+        reference, prediction = ref / f"{case}{ending}", pred / f"{case}{ending}"
+        if not reference.is_file():  # a split case (or a broken link in --ref)
+            of_splits = f" of {args.splits}; is --ref the labelsTr of their dataset?" if args.splits else ""
+            raise EvaluationError(f"{reference}: missing reference for case {case}{of_splits}")
+        if not prediction.is_file():
+            raise EvaluationError(f"{prediction}: missing prediction for reference case {case} ({reference})")
+    if args.splits is None:
+        orphans = sorted(p.name for p in pred.glob(f"*{ending}") if p.name[: -len(ending)] not in cases)
+        if orphans:
+            raise EvaluationError(f"{pred / orphans[0]}: prediction without a reference in {ref}")
+
+
 def summary(per_case: pd.DataFrame) -> pd.DataFrame:
     """Per class, and the class average, of both protocols as each one averages (in %)."""
     rows = {}
@@ -134,16 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ending = dataset_json.get("file_ending", ".nii.gz")
         pred, ref = Path(args.pred), Path(args.ref)
         cases = _cases(args, ref, ending)
-        if not pred.is_dir():
-            raise EvaluationError(f"{pred}: prediction folder not found")
-        for case in cases:
-            if not (pred / f"{case}{ending}").is_file():
-                raise EvaluationError(f"{pred / f'{case}{ending}'}: missing prediction for reference case {case} "
-                                      f"({ref / f'{case}{ending}'})")
-        if args.splits is None:
-            orphans = sorted(p.name for p in pred.glob(f"*{ending}") if p.name[: -len(ending)] not in cases)
-            if orphans:
-                raise EvaluationError(f"{pred / orphans[0]}: prediction without a reference in {ref}")
+        _check_files(args, cases, pred, ref, ending)
         listing = pd.DataFrame([{"case": c, "fold": f, "path": str(pred / f"{c}{ending}")} for c, f in cases.items()])
         per_case = evaluate_predictions(listing, ref, classes, args.tolerance_mm, key,
                                         args.model or pred.resolve().name, allowed_labels(classes), ending,

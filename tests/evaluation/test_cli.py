@@ -169,3 +169,16 @@ def test_output_that_is_a_folder_is_refused_before_evaluating(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"-o {folder}: a folder" in err and "per_case.csv" in err and "Traceback" not in err
     assert not list(folder.iterdir())
+
+
+def test_split_case_without_reference_says_the_reference_is_missing(kits, tmp_path, capsys):
+    splits = json.loads(kits.splits.read_text())
+    splits[1]["val"].append("case_00009")  # neither a reference nor a prediction
+    (tmp_path / "splits.json").write_text(json.dumps(splits))
+    out = tmp_path / "out.csv"
+    assert main(["--dataset", "kits19", "--pred", str(_one_folder(kits, tmp_path / "pred")),
+                 "--ref", str(kits.raw / "labelsTr"), "-o", str(out), "--splits", str(tmp_path / "splits.json")]) == 1
+    assert not out.exists()
+    err = capsys.readouterr().err
+    assert f"{kits.raw / 'labelsTr' / 'case_00009.nii.gz'}: missing reference for case case_00009" in err
+    assert "missing prediction" not in err and str(tmp_path / "splits.json") in err
