@@ -141,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not args.dataset and not args.dataset_json:
         p.error("give --dataset (btcv, amos22, kits19, brats21) or --dataset-json for your own dataset")
+    if args.folds is not None and args.splits is None:
+        p.error("--folds needs --splits (the splits_final.json whose validation folds to evaluate)")
     if Path(args.output).is_dir():
         p.error(f"-o {args.output}: a folder; give the per-case CSV to write, e.g. "
                 f"{Path(args.output) / 'per_case.csv'}")

@@ -182,3 +182,12 @@ def test_split_case_without_reference_says_the_reference_is_missing(kits, tmp_pa
     err = capsys.readouterr().err
     assert f"{kits.raw / 'labelsTr' / 'case_00009.nii.gz'}: missing reference for case case_00009" in err
     assert "missing prediction" not in err and str(tmp_path / "splits.json") in err
+
+
+def test_folds_need_splits(kits, tmp_path, capsys):
+    out = tmp_path / "out.csv"
+    with pytest.raises(SystemExit) as exit_:
+        main(["--dataset", "kits19", "--pred", str(_one_folder(kits, tmp_path / "pred")),
+              "--ref", str(kits.raw / "labelsTr"), "-o", str(out), "--folds", "1"])
+    assert exit_.value.code == 2 and "--folds needs --splits" in capsys.readouterr().err
+    assert not out.exists()
