@@ -174,7 +174,7 @@ def mednext_complexity(
     )
 
 
-def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mednext-complexity", description=__doc__.split("\n\n")[0])
     parser.add_argument("-v", "--variants", nargs="+", default=list(VARIANTS), help="S, B, M and/or L (default all)")
     parser.add_argument("-k", "--kernels", nargs="+", type=int, default=[3, 5], help="kernel sizes (default 3 5)")
@@ -188,19 +188,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                              "busy machine)")
     parser.add_argument("--format", choices=["table", "csv"], default="table")
     parser.add_argument("-o", "--output", help="write to this file instead of standard output")
-    return parser.parse_args(argv)
+    return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parse_args(argv)
-    logging.getLogger("fvcore").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", category=FutureWarning, module="torch.jit")
-    for variant in args.variants:
-        if variant.upper() not in VARIANTS:
-            print(f"error: unknown variant {variant!r}; choose from {', '.join(VARIANTS)}", file=sys.stderr)
-            return 2
-    torch.set_num_threads(args.threads)
-    rows = [
+def _rows(args: argparse.Namespace) -> list[Complexity]:
+    return [
         mednext_complexity(
             v,
             k,
@@ -213,6 +205,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         for v in args.variants
         for k in args.kernels
     ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.getLogger("fvcore").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=FutureWarning, module="torch.jit")
+    for variant in args.variants:
+        if variant.upper() not in VARIANTS:
+            print(f"error: unknown variant {variant!r}; choose from {', '.join(VARIANTS)}", file=sys.stderr)
+            return 2
+    torch.set_num_threads(args.threads)
+    try:
+        rows = _rows(args)
+    except ValueError as err:  # a size, kernel or channel count MedNeXt refuses: the network says which
+        parser.error(str(err))
     out = open(args.output, "w", newline="") if args.output else sys.stdout
     try:
         if args.format == "csv":

@@ -85,6 +85,16 @@ def test_cli_table_and_bad_variant(capsys):
     assert "unknown variant" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv,message", [(["--size", "40"], "every spatial size must be divisible by 16"),
+                                          (["-k", "4", "--size", "32"], "kernel_size must be a positive odd integer")])
+def test_cli_refuses_a_size_or_kernel_mednext_cannot_take(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["-v", "S", *argv])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "mednext-complexity: error:" in err and message in err and "Traceback" not in err
+
+
 def test_training_memory_counts_what_each_checkpointing_mode_keeps():
     counts = {mode: training_memory(create_mednext("L", 1, 14, 5, checkpointing=mode), (1, 1, 64, 64, 64))
               for mode in ("none", "pointwise", "block")}

@@ -12,8 +12,9 @@ for BTCV, KiTS19 and BraTS21.
 
 Cases: every reference file, or with ``--splits`` (nnU-Net's ``splits_final.json``) the
 validation cases of the folds given, which also fills the ``fold`` column (``-1`` without it).
-Any bad input stops the run with the file named and writes nothing: a missing prediction, a
-prediction without reference, a shape or affine mismatch, a label value the dataset does not define.
+Any bad input stops the run with the file named and writes nothing: a split case without
+reference, a missing prediction, a prediction without reference, a shape or affine mismatch, a
+label value the dataset does not define.
 """
 
 from __future__ import annotations
@@ -36,15 +37,24 @@ __all__ = ["DATASETS", "summary", "main"]
 DATASETS = ("btcv", "amos22", "kits19", "brats21")
 
 
+def _read_dataset_json(path: Path) -> dict:
+    """A dataset.json with the labels evaluation needs, or an error naming it."""
+    try:
+        dataset_json = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise EvaluationError(f"{path}: not valid JSON ({err})") from err
+    if not isinstance(dataset_json, dict) or not isinstance(dataset_json.get("labels"), dict):
+        raise EvaluationError(f'{path}: no labels; add nnU-Net\'s "labels" (name -> integer value, e.g. '
+                              '{"background": 0, "kidney": 1})')
+    return dataset_json
+
+
 def _dataset_json(args) -> tuple[dict, str]:
     """The dataset.json to use and where it came from."""
     candidates = [Path(args.dataset_json)] if args.dataset_json else [Path(args.ref).resolve().parent / "dataset.json"]
     for path in candidates:
         if path.is_file():
-            try:
-                return json.loads(path.read_text()), str(path)
-            except json.JSONDecodeError as err:
-                raise EvaluationError(f"{path}: not valid JSON ({err})") from err
+            return _read_dataset_json(path), str(path)
         if args.dataset_json:
             raise EvaluationError(f"{path}: file not found")
     from mednext.data.convert import BRATS21_LABELS, BTCV_LABELS, KITS19_LABELS
@@ -73,6 +83,23 @@ def _cases(args, ref: Path, ending: str) -> dict[str, int]:
     if not cases:
         raise EvaluationError(f"{ref}: no reference files (*{ending}) to evaluate")
     return cases
+
+
+def _check_files(args, cases: dict[str, int], pred: Path, ref: Path, ending: str) -> None:
+    """Every case has a reference and a prediction, and (without splits) every prediction a reference."""
+    if not pred.is_dir():
+        raise EvaluationError(f"{pred}: prediction folder not found")
+    for case in cases:
+        reference, prediction = ref / f"{case}{ending}", pred / f"{case}{ending}"
+        if not reference.is_file():  # a split case (or a broken link in --ref)
+            of_splits = f" of {args.splits}; is --ref the labelsTr of their dataset?" if args.splits else ""
+            raise EvaluationError(f"{reference}: missing reference for case {case}{of_splits}")
+        if not prediction.is_file():
+            raise EvaluationError(f"{prediction}: missing prediction for reference case {case} ({reference})")
+    if args.splits is None:
+        orphans = sorted(p.name for p in pred.glob(f"*{ending}") if p.name[: -len(ending)] not in cases)
+        if orphans:
+            raise EvaluationError(f"{pred / orphans[0]}: prediction without a reference in {ref}")
 
 
 def summary(per_case: pd.DataFrame) -> pd.DataFrame:
@@ -114,6 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not args.dataset and not args.dataset_json:
         p.error("give --dataset (btcv, amos22, kits19, brats21) or --dataset-json for your own dataset")
+    if args.folds is not None and args.splits is None:
+        p.error("--folds needs --splits (the splits_final.json whose validation folds to evaluate)")
+    if Path(args.output).is_dir():
+        p.error(f"-o {args.output}: a folder; give the per-case CSV to write, e.g. "
+                f"{Path(args.output) / 'per_case.csv'}")
     try:
         dataset_json, source = _dataset_json(args)
         classes = classes_for(args.dataset or "", dataset_json)
@@ -122,16 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ending = dataset_json.get("file_ending", ".nii.gz")
         pred, ref = Path(args.pred), Path(args.ref)
         cases = _cases(args, ref, ending)
-        if not pred.is_dir():
-            raise EvaluationError(f"{pred}: prediction folder not found")
-        for case in cases:
-            if not (pred / f"{case}{ending}").is_file():
-                raise EvaluationError(f"{pred / f'{case}{ending}'}: missing prediction for reference case {case} "
-                                      f"({ref / f'{case}{ending}'})")
-        if args.splits is None:
-            orphans = sorted(p.name for p in pred.glob(f"*{ending}") if p.name[: -len(ending)] not in cases)
-            if orphans:
-                raise EvaluationError(f"{pred / orphans[0]}: prediction without a reference in {ref}")
+        _check_files(args, cases, pred, ref, ending)
         listing = pd.DataFrame([{"case": c, "fold": f, "path": str(pred / f"{c}{ending}")} for c, f in cases.items()])
         per_case = evaluate_predictions(listing, ref, classes, args.tolerance_mm, key,
                                         args.model or pred.resolve().name, allowed_labels(classes), ending,

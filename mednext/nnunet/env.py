@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import shlex
+from collections.abc import Sequence
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -27,7 +29,10 @@ def ext_trainer_value(existing: str | None = None) -> str:
     return os.pathsep.join(folders + extra)
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    argparse.ArgumentParser(prog="mednext-nnunet-env", description=__doc__.split("\n\n")[0],
+                            epilog='use: eval "$(mednext-nnunet-env)" (sets nnUNet_extTrainer for nnUNetv2_train '
+                                   'and nnUNetv2_predict, keeping folders it already holds)').parse_args(argv)
     print(f"export nnUNet_extTrainer={shlex.quote(ext_trainer_value(os.environ.get('nnUNet_extTrainer')))}")
     return 0
 

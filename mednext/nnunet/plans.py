@@ -28,6 +28,17 @@ from mednext.nnunet.registry import FULLRES, MEDNEXT_PLANS, configuration_for_pa
 __all__ = ["MEDNEXT_PLANS", "MedNeXtPlanner", "check_patch_size", "plan_mednext", "main"]
 
 
+DESCRIPTION = """\
+Write the MedNeXt plans of a dataset with the paper's settings (1.0 mm isotropic
+spacing, 128^3 patches, batch size 2, 3d_fullres only; everything else as nnU-Net
+plans it) and preprocess 3d_fullres. Smaller-patch configurations (3d_fullres_p32,
+...) inherit from it and share its preprocessed data."""
+EPILOG = """\
+run after nnUNetv2_plan_and_preprocess -d ID, e.g.:
+  mednext-plan -d 4        # writes nnUNetPlans_MedNeXt.json and preprocesses
+  nnUNetv2_train 4 3d_fullres 0 -tr nnUNetTrainerMedNeXt_B_k3 -p nnUNetPlans_MedNeXt"""
+
+
 def check_patch_size(patch_size: Sequence[int], where: str = "") -> None:
     """MedNeXt needs every patch edge divisible by 16 and more than one voxel in the 1/16 bottleneck."""
     edges = [int(p) for p in patch_size]
@@ -66,7 +77,7 @@ class MedNeXtPlanner(ExperimentPlanner):
         plan = super().get_plans_for_configuration(spacing, median_shape, data_identifier,
                                                    approximate_n_voxels_dataset, _cache)
         if len(spacing) != 3:
-            return plan  # 2d/lowres plans are computed by the parent and dropped in plan_experiment
+            return plan  # 2d/lowres plans are computed by the parent and dropped in save_plans
         plan["patch_size"] = tuple(self.fixed_patch_size)
         plan["batch_size"] = self.fixed_batch_size
         # keep nnU-Net's own U-Net description consistent with the fixed patch (5 stages, stride 2)
@@ -85,8 +96,8 @@ class MedNeXtPlanner(ExperimentPlanner):
         )
         return plan
 
-    def plan_experiment(self) -> dict:
-        plans = super().plan_experiment()
+    def save_plans(self, plans: dict) -> None:
+        """Save ``plans`` with this planner's configurations only (nnU-Net's ``plan_experiment`` calls it once)."""
         fullres = plans["configurations"].get(FULLRES)
         if fullres is None:
             raise ValueError(f"{self.dataset_name} is not a 3D dataset: MedNeXt plans need a 3d_fullres configuration")
@@ -100,8 +111,7 @@ class MedNeXtPlanner(ExperimentPlanner):
         plans_file = join(os.environ["nnUNet_preprocessed"], self.dataset_name, self.plans_identifier + ".json")
         if isfile(plans_file):
             os.remove(plans_file)  # the parent merges old configurations; we want exactly these
-        self.save_plans(plans)
-        return plans
+        super().save_plans(plans)
 
 
 def plan_mednext(dataset_id: int | str, preprocess: bool = True, num_processes: int = 4, **planner_settings) -> dict:
@@ -124,7 +134,8 @@ def plan_mednext(dataset_id: int | str, preprocess: bool = True, num_processes: 
 def main(argv: Sequence[str] | None = None) -> int:
     # Planner settings left out keep MedNeXtPlanner's defaults (the paper's).
     unset = argparse.SUPPRESS
-    p = argparse.ArgumentParser(prog="mednext-plan", description=__doc__.split("\n\n")[1])
+    p = argparse.ArgumentParser(prog="mednext-plan", formatter_class=argparse.RawDescriptionHelpFormatter,
+                                description=DESCRIPTION, epilog=EPILOG)
     p.add_argument("-d", "--dataset", required=True, nargs="+", help="dataset id(s) or name(s)")
     p.add_argument("--patch", dest="patch_size", type=int, nargs=3, default=unset, help="patch size (paper: 128^3)")
     p.add_argument("--batch-size", type=int, default=unset, help="(paper: 2)")

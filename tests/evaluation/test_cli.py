@@ -146,3 +146,48 @@ def test_dataset_or_dataset_json_is_required(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--pred", str(tmp_path), "--ref", str(tmp_path), "-o", str(tmp_path / "x.csv")])
     assert "give --dataset" in capsys.readouterr().err
+
+
+def test_dataset_json_without_labels_names_the_file(kits, tmp_path, capsys):
+    dataset_json = tmp_path / "dataset.json"
+    dataset_json.write_text(json.dumps({k: v for k, v in KITS_JSON.items() if k != "labels"}))
+    out = tmp_path / "out.csv"
+    assert main(["--dataset-json", str(dataset_json), "--pred", str(_one_folder(kits, tmp_path / "pred")),
+                 "--ref", str(kits.raw / "labelsTr"), "-o", str(out)]) == 1
+    assert not out.exists()
+    err = capsys.readouterr().err
+    assert f"{dataset_json}: no labels" in err and "nothing written" in err
+
+
+def test_output_that_is_a_folder_is_refused_before_evaluating(tmp_path, capsys):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    with pytest.raises(SystemExit) as exit_:  # refused before the (missing) predictions are even looked at
+        main(["--dataset", "kits19", "--pred", str(tmp_path / "none"), "--ref", str(tmp_path / "none"),
+              "-o", str(folder)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"-o {folder}: a folder" in err and "per_case.csv" in err and "Traceback" not in err
+    assert not list(folder.iterdir())
+
+
+def test_split_case_without_reference_says_the_reference_is_missing(kits, tmp_path, capsys):
+    splits = json.loads(kits.splits.read_text())
+    splits[1]["val"].append("case_00009")  # neither a reference nor a prediction
+    (tmp_path / "splits.json").write_text(json.dumps(splits))
+    out = tmp_path / "out.csv"
+    assert main(["--dataset", "kits19", "--pred", str(_one_folder(kits, tmp_path / "pred")),
+                 "--ref", str(kits.raw / "labelsTr"), "-o", str(out), "--splits", str(tmp_path / "splits.json")]) == 1
+    assert not out.exists()
+    err = capsys.readouterr().err
+    assert f"{kits.raw / 'labelsTr' / 'case_00009.nii.gz'}: missing reference for case case_00009" in err
+    assert "missing prediction" not in err and str(tmp_path / "splits.json") in err
+
+
+def test_folds_need_splits(kits, tmp_path, capsys):
+    out = tmp_path / "out.csv"
+    with pytest.raises(SystemExit) as exit_:
+        main(["--dataset", "kits19", "--pred", str(_one_folder(kits, tmp_path / "pred")),
+              "--ref", str(kits.raw / "labelsTr"), "-o", str(out), "--folds", "1"])
+    assert exit_.value.code == 2 and "--folds needs --splits" in capsys.readouterr().err
+    assert not out.exists()

@@ -320,6 +320,21 @@ def test_missing_upkern_source_is_a_clear_error(world, tmp_path):
     assert f"nnUNetv2_train {DATASET} {SMALL} 1 -tr nnUNetTrainerMedNeXt_B_k3 -p {PLANS}" in text
 
 
+def test_mednext_plan_help_is_plain_text(capsys):
+    from mednext.nnunet.plans import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0 and ":class:" not in out and "``" not in out
+    assert "share its preprocessed data." in out and "mednext-plan -d 4" in out
+
+
+def test_mednext_plan_says_once_where_it_saved_the_plans(world):
+    log = (world.logs / "plan_mednext.log").read_text()
+    assert log.count(f"Plans were saved to {world.preprocessed / DATASET / PLANS}.json") == 1
+
+
 def test_patch_not_divisible_by_16_is_a_clear_error(world):
     from mednext.nnunet.plans import MedNeXtPlanner
 
