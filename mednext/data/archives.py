@@ -18,7 +18,7 @@ import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-__all__ = ["ArchiveError", "STAMP", "check_member_name", "check_whole", "safe_extract"]
+__all__ = ["ArchiveError", "STAMP", "check_gzip", "check_member_name", "check_whole", "read_to_end", "safe_extract"]
 
 STAMP = ".archive"  # in an extraction folder: the archive it was extracted from
 
@@ -56,6 +56,18 @@ def _check_tar(archive: Path, tf: tarfile.TarFile) -> None:
                                "refusing to extract it.")
 
 
+def read_to_end(stream) -> None:
+    """Read a file object to its end, discarding the bytes: what checks a compressed stream's own CRC."""
+    while stream.read(1 << 24):
+        pass
+
+
+def check_gzip(path: str | Path) -> None:
+    """Decompress a gzip file to its end: a damaged stream fails gzip's CRC check (``BadGzipFile``)."""
+    with gzip.open(path) as stream:
+        read_to_end(stream)
+
+
 def check_whole(path: str | Path) -> None:
     """Read a downloaded file to its end: a gzip stream (its CRC, also of a .tar.gz or .nii.gz), a zip (each
     member's CRC), a tar (every member). Raises :class:`ArchiveError` for a truncated or damaged file, or one of
@@ -65,9 +77,7 @@ def check_whole(path: str | Path) -> None:
         gzipped = f.read(2) == b"\x1f\x8b"
     try:
         if gzipped:
-            with gzip.open(path) as stream:
-                while stream.read(1 << 24):
-                    pass
+            check_gzip(path)
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as zf:
                 bad = zf.testzip()
@@ -77,8 +87,7 @@ def check_whole(path: str | Path) -> None:
                 for member in tf:
                     if member.isfile():
                         with tf.extractfile(member) as f:
-                            while f.read(1 << 24):
-                                pass
+                            read_to_end(f)
         elif gzipped:
             return
         else:

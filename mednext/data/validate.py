@@ -9,13 +9,14 @@ checked before the check fails, and every bad case is reported, each with its fi
 
 from __future__ import annotations
 
-import gzip
 import json
 import sys
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+
+from mednext.data.archives import check_gzip
 
 __all__ = ["DatasetError", "check_case", "check_raw_dataset", "main", "problems_error", "read_nifti",
            "same_sitk_geometry"]
@@ -38,9 +39,7 @@ def read_nifti(path: str | Path) -> tuple[nib.Nifti1Image, np.ndarray]:
     img = nib.load(str(path))
     data = np.asanyarray(img.dataobj)
     if str(path).endswith(".gz"):  # nibabel stops at the data's end, before gzip's checksum: check it
-        with gzip.open(path) as stream:
-            while stream.read(1 << 24):
-                pass
+        check_gzip(path)
     return img, data
 
 
