@@ -146,9 +146,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if Path(args.output).is_dir():
         p.error(f"-o {args.output}: a folder; give the per-case CSV to write, e.g. "
                 f"{Path(args.output) / 'per_case.csv'}")
+    blocking = next((d for d in Path(args.output).absolute().parents if d.exists() and not d.is_dir()), None)
+    if blocking is not None:
+        p.error(f"-o {args.output}: {blocking} is a file, not a folder; give a CSV path in a folder")
     try:
         dataset_json, source = _dataset_json(args)
-        classes = classes_for(args.dataset or "", dataset_json)
+        try:
+            classes = classes_for(args.dataset or "", dataset_json)
+        except ValueError as err:
+            raise EvaluationError(f"{source}: {err}") from err
         key = args.name or args.dataset or str(dataset_json.get("name")
                                                or Path(args.dataset_json).resolve().parent.name)
         ending = dataset_json.get("file_ending", ".nii.gz")

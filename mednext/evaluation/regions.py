@@ -37,7 +37,8 @@ def regions_from_dataset_json(dataset_json: Mapping) -> dict[str, tuple[int, ...
             continue
         regions[name] = values
     if not regions:
-        raise ValueError("dataset.json defines no foreground labels")
+        raise ValueError("defines no foreground labels (only background/ignore); add each evaluated class to "
+                         '"labels", e.g. {"background": 0, "liver": 1}')
     return regions
 
 

@@ -171,6 +171,29 @@ def test_output_that_is_a_folder_is_refused_before_evaluating(tmp_path, capsys):
     assert not list(folder.iterdir())
 
 
+
+def test_dataset_json_without_foreground_names_the_file(kits, tmp_path, capsys):
+    dataset_json = tmp_path / "dataset.json"
+    dataset_json.write_text(json.dumps({**KITS_JSON, "labels": {"background": 0}}))
+    out = tmp_path / "out.csv"
+    assert main(["--dataset-json", str(dataset_json), "--pred", str(_one_folder(kits, tmp_path / "pred")),
+                 "--ref", str(kits.raw / "labelsTr"), "-o", str(out)]) == 1
+    assert not out.exists()
+    err = capsys.readouterr().err
+    assert f"{dataset_json}: defines no foreground labels" in err and "nothing written" in err
+
+
+def test_output_inside_a_file_is_refused_before_evaluating(tmp_path, capsys):
+    blocker = tmp_path / "results"
+    blocker.write_text("not a folder")
+    with pytest.raises(SystemExit) as exit_:  # before: evaluated everything, then a NotADirectoryError traceback
+        main(["--dataset", "kits19", "--pred", str(tmp_path / "none"), "--ref", str(tmp_path / "none"),
+              "-o", str(blocker / "sub" / "per_case.csv")])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{blocker} is a file, not a folder" in err and "Traceback" not in err
+    assert blocker.read_text() == "not a folder"
+
 def test_split_case_without_reference_says_the_reference_is_missing(kits, tmp_path, capsys):
     splits = json.loads(kits.splits.read_text())
     splits[1]["val"].append("case_00009")  # neither a reference nor a prediction

@@ -14,7 +14,10 @@ from rule_log import rule_log
 with rule_log(snakemake.log[0], expected=(EvaluationError, DatasetError)):  # noqa: F821
     sm = snakemake  # noqa: F821
     dataset_json = json.loads(Path(sm.input.dataset_json).read_text())
-    classes = classes_for(sm.wildcards.dataset, dataset_json)
+    try:
+        classes = classes_for(sm.wildcards.dataset, dataset_json)
+    except ValueError as err:
+        raise EvaluationError(f"{sm.input.dataset_json}: {err}") from err
     predictions = pd.read_csv(sm.input.predictions, sep="\t")
     labels = Path(sm.input.dataset_json).parent / "labelsTr"
     per_case = evaluate_predictions(predictions, labels, classes, sm.params.tolerance, sm.wildcards.dataset,
