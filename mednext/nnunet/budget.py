@@ -37,7 +37,8 @@ from nnunetv2.utilities.collate_outputs import collate_outputs
 from mednext.nnunet.checkpoints import load_checkpoint
 from mednext.nnunet.inputs import INPUTS_KEY, changed_inputs, run_inputs
 from mednext.nnunet.notice import CONTINUE_EXIT, Notice
-from mednext.nnunet.run_record import end_attempt, start_attempt, write_before_training, write_run_record
+from mednext.nnunet.run_record import (attempt_setup, end_attempt, note_attempt, peak_gpu_memory_gib,
+                                        start_attempt, write_before_training, write_run_record)
 from mednext.nnunet.runspec import Budget, positive_from_env
 
 __all__ = ["BudgetedTrainer", "DivergedError", "INITIALISED_KEY", "RunSettingsError", "SETTINGS_KEY", "check_diverged"]
@@ -169,6 +170,8 @@ class BudgetedTrainer(nnUNetTrainer):
         if self.local_rank == 0:  # before nnU-Net opens the data: a bad case is a failed attempt
             start_attempt(self.output_folder, self.current_epoch)
         super().on_train_start()
+        if self.local_rank == 0:  # the network is built now: what this attempt trains with
+            note_attempt(self.output_folder, **attempt_setup(self))
         self.run_inputs()  # now, not in the first checkpoint's save
         # epoch 0 is a network as initialised, never a resume (nnU-Net's checkpoints hold >= 1 epoch): a start that
         # failed before its first checkpoint validated another initialisation (or another UpKern source)
@@ -221,7 +224,8 @@ class BudgetedTrainer(nnUNetTrainer):
 
     def _end_attempt(self, ended: str, detail: str | None = None) -> None:
         if self.local_rank == 0 and self.notice is not None:
-            end_attempt(self.output_folder, self.current_epoch, ended, detail)
+            end_attempt(self.output_folder, self.current_epoch, ended, detail,
+                        peak_gpu_memory_gib=peak_gpu_memory_gib(self))
 
     def _stop_dataloaders(self) -> None:
         """End the augmentation workers, as nnU-Net's on_train_end does, so that the process can exit."""

@@ -3,7 +3,10 @@
 The run's settings (budget, learning rate), patch and batch size, wall time, peak GPU memory,
 the learning curve (losses and pseudo Dice per epoch, and the validation before the first training
 step: how far a run initialised from another starts ahead), device and versions, and every attempt (one
-per job: start, end, epochs, why it ended), so that tables can say what was run.
+per job: start, end, epochs, why it ended, and the machine and settings it trained with: device,
+GPU, depthwise-conv backend, checkpointing, peak GPU memory), so that tables can say what was run.
+The record's own device, backend and memory fields are the last attempt's; a run resumed
+elsewhere shows each attempt's in ``attempts``.
 :class:`BudgetedTrainer` writes it when training ends; the attempts are kept meanwhile in
 ``attempts.json`` beside the checkpoints, the validation before training in
 ``before_training.json``. For nnU-Net's stock trainer, which writes none::
@@ -29,7 +32,8 @@ from mednext.files import write_text_atomic
 from mednext.nnunet.checkpoints import load_checkpoint
 from mednext.nnunet.runspec import Budget
 
-__all__ = ["ATTEMPTS", "BEFORE_TRAINING", "RUN_RECORD", "end_attempt", "learning_curve", "read_attempts",
+__all__ = ["ATTEMPTS", "BEFORE_TRAINING", "RUN_RECORD", "attempt_setup", "end_attempt", "learning_curve",
+           "note_attempt", "peak_gpu_memory_gib", "read_attempts",
            "read_before_training", "record_from_checkpoint", "start_attempt", "training_seconds",
            "write_before_training", "write_run_record", "main"]
 
@@ -72,12 +76,34 @@ def start_attempt(folder: str, epoch: int) -> None:
     _write_attempts(folder, attempts)
 
 
-def end_attempt(folder: str, epochs_done: int, ended: str, detail: str | None = None) -> None:
-    """Close the current attempt: ``ended`` is "finished", "notice" (stopped to be continued) or "failed"."""
+def note_attempt(folder: str, **fields) -> None:
+    """Add ``fields`` to the current (open) attempt, e.g. its :func:`attempt_setup` once the network is built."""
     attempts = read_attempts(folder)
     if attempts and attempts[-1]["ended"] is None:
-        attempts[-1].update(end=time.time(), epochs_done=int(epochs_done), ended=ended, detail=detail)
+        attempts[-1].update(fields)
         _write_attempts(folder, attempts)
+
+
+def end_attempt(folder: str, epochs_done: int, ended: str, detail: str | None = None, **fields) -> None:
+    """Close the current attempt: ``ended`` is "finished", "notice" (stopped to be continued) or "failed"."""
+    note_attempt(folder, end=time.time(), epochs_done=int(epochs_done), ended=ended, detail=detail, **fields)
+
+
+def attempt_setup(trainer) -> dict:
+    """What one attempt of ``trainer`` trains with that may differ between attempts (resumed on another node)."""
+    cuda = trainer.device.type == "cuda"
+    return {"device": str(trainer.device),
+            "gpu_name": torch.cuda.get_device_name(trainer.device) if cuda else None,
+            "cpu_threads": torch.get_num_threads() if trainer.device.type == "cpu" else None,
+            "dwconv": getattr(trainer, "dwconv_backend", None),  # MedNeXt runs: depthwise-conv backend
+            "dwconv_choices": getattr(trainer, "dwconv_choices", None),  # ... and the Triton backend's choices
+            "checkpointing": getattr(trainer, "checkpointing", None)}  # MedNeXt runs: what backward recomputed
+
+
+def peak_gpu_memory_gib(trainer) -> float | None:
+    """Peak GPU memory allocated since the attempt started (its statistics are reset then); None on CPU."""
+    cuda = trainer.device.type == "cuda"
+    return torch.cuda.max_memory_allocated(trainer.device) / 2**30 if cuda else None
 
 
 def training_seconds(logging: dict) -> float:
@@ -103,7 +129,7 @@ def write_run_record(trainer) -> dict:
     """The record of a finished :class:`~mednext.nnunet.budget.BudgetedTrainer` run."""
     import mednext
 
-    cm, cuda = trainer.configuration_manager, trainer.device.type == "cuda"
+    cm = trainer.configuration_manager
     return _write(trainer.output_folder, {
         "trainer": trainer.__class__.__name__,
         "plans": trainer.plans_manager.plans_name,
@@ -120,13 +146,8 @@ def write_run_record(trainer) -> dict:
         "learning_curve": learning_curve(trainer.logger.get_checkpoint()),
         "before_training": read_before_training(trainer.output_folder),
         "attempts": read_attempts(trainer.output_folder),
-        "peak_gpu_memory_gib": torch.cuda.max_memory_allocated(trainer.device) / 2**30 if cuda else None,
-        "device": str(trainer.device),
-        "cpu_threads": torch.get_num_threads() if trainer.device.type == "cpu" else None,
-        "dwconv": getattr(trainer, "dwconv_backend", None),  # MedNeXt runs: depthwise-conv backend
-        "dwconv_choices": getattr(trainer, "dwconv_choices", None),  # ... and the Triton backend's per-layer choices
-        "checkpointing": getattr(trainer, "checkpointing", None),  # MedNeXt runs: what backward recomputed
-        "gpu_name": torch.cuda.get_device_name(trainer.device) if cuda else None,
+        "peak_gpu_memory_gib": peak_gpu_memory_gib(trainer),  # the last attempt's, as the fields below
+        **attempt_setup(trainer),
         "versions": {"torch": torch.__version__, "nnunetv2": _dist_version("nnunetv2"), "mednext": mednext.__version__,
                      "python": platform.python_version()},
     })

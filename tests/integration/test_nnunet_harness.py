@@ -209,12 +209,17 @@ def test_a_diverged_run_stops_before_saving_its_weights(world, monkeypatch, tmp_
     assert not np.isfinite(json.loads(open(os.path.join(folder, "before_training.json")).read())["val_loss"])
 
     # started afresh in the same folder (say, at a lower learning rate): the record's validation before training is
-    # of this start's network, not of the failed start's; the failed attempt stays in the run's history
+    # of this start's network, not of the failed start's; the failed attempt stays in the run's history.
+    # This start recomputes blocks in backward (S defaults to none): each attempt records what it trained with
+    monkeypatch.setenv("MEDNEXT_CHECKPOINTING", "block")
     trainer = _trainer_instance(world, monkeypatch, nnUNetTrainerMedNeXt_S_k3, tmp_path)
     trainer.run_training()
     record = json.loads(open(os.path.join(folder, "run_record.json")).read())
     assert np.isfinite(record["before_training"]["val_loss"])
     assert [a["ended"] for a in record["attempts"]] == ["failed", "finished"]
+    assert [a["checkpointing"] for a in record["attempts"]] == ["none", "block"] and record["checkpointing"] == "block"
+    assert all(a["device"] == "cpu" and a["dwconv"] == "torch" and a["peak_gpu_memory_gib"] is None
+               for a in record["attempts"])
 
 
 def test_upkern_trainer_starts_from_interpolated_k3(trained, monkeypatch, tmp_path):
