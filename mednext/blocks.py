@@ -22,6 +22,8 @@ parameters) whose ``dwconv`` backend runs them through PyTorch or our Triton ker
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -32,9 +34,12 @@ from mednext.kernels import DepthwiseConv3d, DepthwiseConvTranspose3d
 __all__ = ["ConvNeXtBranch", "MedNeXtBlock", "MedNeXtDownBlock", "MedNeXtUpBlock", "OutputHead"]
 
 
-def _check_kernel(kernel_size: int) -> None:
-    if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+def _check_kernel(kernel_size: int) -> int:
+    """``kernel_size`` as an ``int``: a positive odd integer (NumPy's too), not a bool."""
+    if (isinstance(kernel_size, bool) or not isinstance(kernel_size, numbers.Integral)
+            or kernel_size < 1 or kernel_size % 2 == 0):
         raise ValueError(f"kernel_size must be a positive odd integer, got {kernel_size!r}")
+    return int(kernel_size)
 
 
 class ConvNeXtBranch(nn.Module):
@@ -92,7 +97,7 @@ class MedNeXtBlock(nn.Module):
 
     def __init__(self, channels: int, expansion: int = 4, kernel_size: int = 3, dwconv: str = "auto") -> None:
         super().__init__()
-        _check_kernel(kernel_size)
+        kernel_size = _check_kernel(kernel_size)
         depthwise = DepthwiseConv3d(channels, kernel_size, padding=kernel_size // 2, backend=dwconv)
         self.branch = ConvNeXtBranch(channels, channels, expansion, depthwise)
 
@@ -116,7 +121,7 @@ class MedNeXtDownBlock(nn.Module):
         self, in_channels: int, expansion: int = 4, kernel_size: int = 3, residual: bool = True, dwconv: str = "auto"
     ) -> None:
         super().__init__()
-        _check_kernel(kernel_size)
+        kernel_size = _check_kernel(kernel_size)
         out_channels = 2 * in_channels
         depthwise = DepthwiseConv3d(in_channels, kernel_size, stride=2, padding=kernel_size // 2, backend=dwconv)
         self.branch = ConvNeXtBranch(in_channels, out_channels, expansion, depthwise)
@@ -144,7 +149,7 @@ class MedNeXtUpBlock(nn.Module):
         self, in_channels: int, expansion: int = 4, kernel_size: int = 3, residual: bool = True, dwconv: str = "auto"
     ) -> None:
         super().__init__()
-        _check_kernel(kernel_size)
+        kernel_size = _check_kernel(kernel_size)
         if in_channels % 2:
             raise ValueError(f"MedNeXtUpBlock halves the channels; in_channels must be even, got {in_channels}")
         out_channels = in_channels // 2

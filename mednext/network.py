@@ -16,13 +16,14 @@ block takes the expansion of the stage after it, an up block that of the decoder
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from mednext.blocks import ConvNeXtBranch, MedNeXtBlock, MedNeXtDownBlock, MedNeXtUpBlock, OutputHead
+from mednext.blocks import ConvNeXtBranch, _check_kernel, MedNeXtBlock, MedNeXtDownBlock, MedNeXtUpBlock, OutputHead
 from mednext.kernels import DepthwiseConv3d, DepthwiseConvTranspose3d, check_backend
 
 __all__ = ["CHECKPOINTING", "DEEP_SUPERVISION_WEIGHTS", "MedNeXt", "NUM_STAGES", "DIVISOR", "check_checkpointing"]
@@ -45,6 +46,18 @@ def check_checkpointing(mode: bool | str | None) -> str:
     if mode not in CHECKPOINTING:
         raise ValueError(f"checkpointing must be one of {CHECKPOINTING} (or True/False), got {mode!r}")
     return mode
+
+
+def _is_int(value: object) -> bool:
+    """An integer, Python's or NumPy's, but not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _check_bool(value: object, name: str) -> bool:
+    """Refuse anything but ``True`` / ``False``: ``"False"`` is truthy and would build the opposite."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value
 
 
 def _stage(channels: int, expansion: int, num_blocks: int, kernel_size: int, dwconv: str) -> nn.Sequential:
@@ -100,15 +113,21 @@ class MedNeXt(nn.Module):
     ) -> None:
         super().__init__()
         for name, value in (("in_channels", in_channels), ("num_classes", num_classes), ("channels", channels)):
-            if not isinstance(value, int) or value < 1:
+            if not _is_int(value) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        checkpointing = check_checkpointing(checkpointing)  # refused before the layers are built
+        in_channels, num_classes, channels = int(in_channels), int(num_classes), int(channels)
+        # refused before the layers are built
+        kernel_size = _check_kernel(kernel_size)
+        deep_supervision = _check_bool(deep_supervision, "deep_supervision")
+        residual_resampling = _check_bool(residual_resampling, "residual_resampling")
+        checkpointing = check_checkpointing(checkpointing)
         expansion, blocks = tuple(expansion), tuple(blocks)
         for name, value in (("expansion", expansion), ("blocks", blocks)):
-            if len(value) != NUM_STAGES or any(not isinstance(v, int) or v < 1 for v in value):
+            if len(value) != NUM_STAGES or any(not _is_int(v) or v < 1 for v in value):
                 raise ValueError(
                     f"{name} needs {NUM_STAGES} positive integers (enc0..enc3, bottleneck, dec3..dec0), got {value}"
                 )
+        expansion, blocks = tuple(int(v) for v in expansion), tuple(int(v) for v in blocks)
         self.in_channels = in_channels
         self.num_classes = num_classes
         self.kernel_size = kernel_size
@@ -163,9 +182,9 @@ class MedNeXt(nn.Module):
 
     @deep_supervision.setter
     def deep_supervision(self, enabled: bool) -> None:
-        if enabled and self.ds_heads is None:
+        if _check_bool(enabled, "deep_supervision") and self.ds_heads is None:
             raise ValueError("this MedNeXt has no deep-supervision heads; build it with deep_supervision=True")
-        self._deep_supervision = bool(enabled)
+        self._deep_supervision = enabled
 
     def _check_input(self, x: torch.Tensor) -> None:
         if x.ndim != 5:

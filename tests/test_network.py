@@ -222,6 +222,26 @@ def test_bad_stage_lists_raise_value_error():
         MedNeXt(1, 2, blocks=(2, 2, 2, 2, 0, 2, 2, 2, 2))
 
 
+@pytest.mark.parametrize("name", ["deep_supervision", "residual_resampling"])
+def test_string_booleans_are_refused(name):
+    """A YAML or CLI "False" is a truthy str: before, it built the opposite network without a word."""
+    with pytest.raises(ValueError, match=f"{name} must be True or False, got 'False'"):
+        MedNeXt(1, 2, **{name: "False"})
+
+
+def test_numpy_integers_build_and_bools_are_refused():
+    """Sizes read from a plan or an array are NumPy ints; True is an int to Python but no size."""
+    import numpy as np
+
+    net = MedNeXt(np.int64(1), np.int64(2), channels=np.int64(8), kernel_size=np.int64(3),
+                  blocks=tuple(np.int64(1) for _ in range(9)))
+    assert type(net.in_channels) is int and type(net.kernel_size) is int
+    with pytest.raises(ValueError, match="kernel_size must be a positive odd integer, got True"):
+        MedNeXt(1, 2, kernel_size=True)
+    with pytest.raises(ValueError, match="in_channels must be a positive integer, got True"):
+        MedNeXt(True, 2)
+
+
 def _to_monai_key(key: str) -> str:
     """Our parameter names -> MONAI 1.6 MedNeXt names (MONAI lists decoder stages deepest first)."""
     parts = key.split(".")
