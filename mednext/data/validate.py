@@ -110,13 +110,19 @@ def check_raw_dataset(folder: str | Path) -> dict:
         raise DatasetError(f"{meta_path}: missing; an nnU-Net raw dataset needs dataset.json")
     try:
         meta = json.loads(meta_path.read_text())
-        ending = meta.get("file_ending", ".nii.gz")
+        ending = meta["file_ending"]  # nnU-Net's planning needs it (a KeyError there)
         channels = sorted(int(c) for c in meta["channel_names"])
         allowed = _declared_values(meta["labels"])
         expected = int(meta["numTraining"])
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise DatasetError(f"{meta_path}: not a valid nnU-Net dataset.json ({type(err).__name__}: {err}); it needs "
-                           "channel_names, labels (name -> integer value) and numTraining") from err
+                           "channel_names, labels (name -> integer value), numTraining and file_ending") from err
+    # nnU-Net's own rules (LabelManager, verify_dataset_integrity), named here before planning reads every case
+    if meta["labels"].get("background") != 0:
+        raise DatasetError(f'{meta_path}: labels need "background": 0 (nnU-Net\'s rule); got {meta["labels"]}')
+    if sorted(allowed) != list(range(len(allowed))):
+        raise DatasetError(f"{meta_path}: label values {sorted(allowed)} are not consecutive (0, 1, 2, ...), as "
+                           "nnU-Net requires; renumber the labels in dataset.json and in the label maps")
     images_dir, labels_dir = (folder / "imagesTr").resolve(), (folder / "labelsTr").resolve()  # linked: the user's
     labels = sorted(labels_dir.glob(f"*{ending}"))
     problems = []

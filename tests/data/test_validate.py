@@ -80,7 +80,8 @@ def test_4d_label_and_4d_image_are_refused(raw):
     assert f"{image}: shape (12, 12, 8, 2) differs from its label" in str(err.value)
 
 
-@pytest.mark.parametrize("change", [lambda m: m.pop("numTraining"), lambda m: m.update(labels=["a", "b"])])
+@pytest.mark.parametrize("change", [lambda m: m.pop("numTraining"), lambda m: m.update(labels=["a", "b"]),
+                                    lambda m: m.pop("file_ending")], ids=["numTraining", "labels", "file_ending"])
 def test_an_invalid_dataset_json_is_named(raw, change):
     meta_path = raw / "dataset.json"
     meta = json.loads(meta_path.read_text())
@@ -92,6 +93,20 @@ def test_an_invalid_dataset_json_is_named(raw, change):
     with pytest.raises(DatasetError, match=rf"^{meta_path}: not a valid nnU-Net dataset.json"):
         check_raw_dataset(raw)
 
+
+
+@pytest.mark.parametrize("labels, problem", [
+    (lambda ls: {k: v for k, v in ls.items() if k != "background"}, 'labels need "background": 0'),
+    (lambda ls: {**ls, "extra": max(ls.values()) + 2}, "are not consecutive (0, 1, 2, ...)")],
+    ids=["no-background", "gap"])
+def test_labels_nnunet_refuses_are_named_before_planning(raw, labels, problem):
+    meta_path = raw / "dataset.json"
+    meta = json.loads(meta_path.read_text())
+    meta["labels"] = labels(meta["labels"])
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(DatasetError) as err:  # before: passed (a gap), or 'unknown label value [0]' per case
+        check_raw_dataset(raw)
+    assert str(err.value).startswith(f"{meta_path}: ") and problem in str(err.value)
 
 def test_a_phantom_written_again_has_only_its_own_cases(raw):
     """Snakemake removes dataset.json before it reruns the rule; the images of a larger phantom stay behind."""
