@@ -210,6 +210,17 @@ def test_bad_config_is_refused_with_the_key_named(workdir, tmp_path):
         in proc.stdout + proc.stderr
 
 
+def test_two_datasets_with_one_id_are_refused(workdir, tmp_path):
+    cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    cfg["datasets"]["mine"] = {**cfg["datasets"]["phantom"], "name": "Mine"}  # id 900 too
+    bad = tmp_path / "dup.yaml"
+    bad.write_text(yaml.safe_dump(cfg))
+    proc = _snakemake(workdir, "-n", "--configfile", str(bad))  # before: planned; then nnU-Net failed every job
+    assert proc.returncode != 0
+    # safe_dump sorts the keys: 'mine' comes first in this config
+    assert "datasets mine and phantom both have id 900" in proc.stdout + proc.stderr
+
+
 @pytest.mark.skipif(shutil.which("snakemake") is None, reason="snakemake not installed")
 def test_lint_is_clean(workdir):
     proc = _snakemake(workdir, "--lint")

@@ -53,8 +53,9 @@ def _digest(path):
 @pytest.fixture(scope="module")
 def done(tmp_path_factory):
     wd = workdir(tmp_path_factory.mktemp("identity") / "checkout", _datasets(), models=["mednext_S_k5"])
-    # a MEDNEXT_CHECKPOINTING left in the user's shell does not reach the jobs: the config leaves it unset
-    proc = snakemake(wd, env={**os.environ, "MEDNEXT_CHECKPOINTING": "block"})
+    # a MEDNEXT_CHECKPOINTING or MEDNEXT_LR left in the user's shell does not reach the jobs: the config leaves
+    # the one unset, and the learning rate is the run's (its folder's), the recipe's here (test_new_budget_or_lr...)
+    proc = snakemake(wd, env={**os.environ, "MEDNEXT_CHECKPOINTING": "block", "MEDNEXT_LR": "1e-4"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert _planned(wd, _config()) == {}
     return wd

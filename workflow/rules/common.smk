@@ -12,7 +12,7 @@ from mednext.nnunet.env import ext_trainer_value
 from mednext.nnunet.notice import FINAL_VARIABLE, NOTICE_VARIABLE
 from mednext.nnunet.registry import ABLATION_MODELS, REFERENCE_MODEL, model_spec
 from mednext.nnunet.requests import train_request
-from mednext.nnunet.runspec import CHECKPOINTING_VARIABLE, dataset_folder, run_spec
+from mednext.nnunet.runspec import CHECKPOINTING_VARIABLE, LR_VARIABLE, dataset_folder, run_spec
 
 min_version("9.0")
 
@@ -67,6 +67,9 @@ os.environ.update(
 )
 if "checkpointing" not in NN:  # unset means the trainers' default, also when the calling shell exports one
     os.environ.pop(CHECKPOINTING_VARIABLE, None)
+# A run's learning rate is its spec's (RunSpec.environment, in its folder's name), never one the calling shell
+# exports for plain nnUNetv2_train: that would train a run at another rate than its folder says.
+os.environ.pop(LR_VARIABLE, None)
 
 
 def ds_cfg(dataset):
@@ -75,6 +78,11 @@ def ds_cfg(dataset):
 
 DATASETS = list(config["datasets"])
 FOLDER = {d: dataset_folder(d, config) for d in DATASETS}
+for _i, _d in enumerate(DATASETS):  # nnU-Net finds a dataset by its id: two with one id fail every nnU-Net command
+    _same = [e for e in DATASETS[_i + 1:] if ds_cfg(e)["id"] == ds_cfg(_d)["id"]]
+    if _same:
+        raise WorkflowError(f"datasets {_d} and {_same[0]} both have id {ds_cfg(_d)['id']}: give each dataset its own "
+                            "nnU-Net id (the paper's datasets have 1-4)")
 KEY_OF_FOLDER = {v: k for k, v in FOLDER.items()}
 
 
