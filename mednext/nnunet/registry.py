@@ -41,12 +41,12 @@ class Ablation:
 
     model: str
     reference: str
-    question: str  # what the comparison answers, for tables and figures
+    question: str  # what the comparison answers, for tables and figures: "<model> vs <reference>"
 
 
 # The paper's ablation cells are MedNeXt-B's; every comparison of the ablation table, in its order.
 ABLATIONS = (
-    Ablation("mednext_B_k3_noresresample", "mednext_B_k3", "residual vs plain resampling"),
+    Ablation("mednext_B_k3_noresresample", "mednext_B_k3", "plain vs residual resampling"),
     Ablation("mednext_B_k5_upkern", "mednext_B_k5", "UpKern vs from scratch (k5)"),
     Ablation("mednext_B_k5_upkern", "mednext_B_k3_twice", "UpKern k5 vs k3 trained twice (equal training compute)"),
     Ablation("mednext_B_k5_upkern", "mednext_B_k3", "k5 UpKern vs k3"),

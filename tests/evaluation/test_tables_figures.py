@@ -153,3 +153,17 @@ def test_ablation_and_published_tables():
         nn = published_comparison({"btcv": table}, published).query("dataset == 'btcv' and model == 'nnunet'").iloc[0]
         assert nn.comparable == verdict and nn.ours_budget == budget
     assert side.published_averaging.str.contains("per class the mean over cases").all()
+
+
+def test_each_ablation_question_names_the_model_first():
+    # tables report model minus reference under the question: its left side must be the model's
+    from mednext.nnunet.registry import ABLATIONS, model_spec
+    for a in ABLATIONS:
+        model, reference = model_spec(a.model), model_spec(a.reference)
+        left, right = a.question.split(" vs ")
+        if model.residual_resampling != reference.residual_resampling:
+            assert ("residual" if model.residual_resampling else "plain") in left, a
+        if model.kernel_size != reference.kernel_size:
+            assert f"k{model.kernel_size}" in left and f"k{reference.kernel_size}" in right, a
+        if (model.depends_on is None) != (reference.depends_on is None):
+            assert ("UpKern" in left) == (model.key.endswith("_upkern")), a
