@@ -62,6 +62,7 @@ def upkern(source_state_dict: Mapping[str, torch.Tensor], target_model: nn.Modul
             "UpKern needs the same architecture apart from kernel size: "
             f"missing in source: {missing[:5]}{' ...' if len(missing) > 5 else ''}; "
             f"unexpected in source: {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}"
+            + _hint(source_state_dict, target)
         )
     report = UpKernReport()
     new_state = {}
@@ -71,6 +72,11 @@ def upkern(source_state_dict: Mapping[str, torch.Tensor], target_model: nn.Modul
             new_state[key] = src.to(dst.dtype)
             report.copied.append(key)
         elif src.ndim == dst.ndim == 5 and src.shape[:2] == dst.shape[:2]:
+            if any(d < k for d, k in zip(dst.shape[2:], src.shape[2:])):
+                raise UpKernError(
+                    f"UpKern only enlarges kernels: {key!r} is {tuple(src.shape[2:])} in the source and "
+                    f"{tuple(dst.shape[2:])} in the target; start the larger-kernel net from the smaller one"
+                )
             new_state[key] = upkern_tensor(src, tuple(dst.shape[2:])).to(dst.dtype)
             report.interpolated.append(key)
         else:
@@ -80,3 +86,15 @@ def upkern(source_state_dict: Mapping[str, torch.Tensor], target_model: nn.Modul
             )
     target_model.load_state_dict(new_state, strict=True)
     return report
+
+
+def _hint(source: Mapping, target: Mapping) -> str:
+    """The likely cause of a key mismatch, where it is a known wrapping of a state dict."""
+    if "network_weights" in source:
+        return ("; this looks like a whole nnU-Net checkpoint: pass its "
+                "torch.load(path, weights_only=False)['network_weights']")
+    for prefix, wrapper in (("_orig_mod.", "torch.compile"), ("module.", "DataParallel/DistributedDataParallel")):
+        if source and all(k.startswith(prefix) for k in source) and not any(k.startswith(prefix) for k in target):
+            return (f"; every source key starts with {prefix!r} ({wrapper}'s wrapper): "
+                    f"strip it, {{k.removeprefix({prefix!r}): v for k, v in state_dict.items()}}")
+    return ""

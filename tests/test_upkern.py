@@ -83,3 +83,27 @@ def test_upkern_refuses_missing_and_unexpected_keys():
     # nothing was loaded by the refused calls
     for key, value in target.state_dict().items():
         assert torch.equal(value, before[key])
+
+
+def test_upkern_refuses_a_smaller_target_kernel():
+    # k5 -> k3 would be a trilinear shrink, silently called UpKern
+    source = _trained_like(create_mednext("S", 1, 3, kernel_size=5))
+    target = create_mednext("S", 1, 3, kernel_size=3)
+    before = {k: v.clone() for k, v in target.state_dict().items()}
+    with pytest.raises(UpKernError, match=r"only enlarges kernels: .*\(5, 5, 5\) in the source and \(3, 3, 3\)"):
+        upkern(source.state_dict(), target)
+    for key, value in target.state_dict().items():
+        assert torch.equal(value, before[key])
+
+
+def test_upkern_names_the_known_wrappings_of_a_state_dict():
+    target = create_mednext("S", 1, 3, kernel_size=5)
+    state = create_mednext("S", 1, 3, kernel_size=3).state_dict()
+    with pytest.raises(UpKernError, match=r"whole nnU-Net checkpoint: pass its .*\['network_weights'\]"):
+        upkern({"network_weights": state, "optimizer_state": {}, "current_epoch": 3}, target)
+    for prefix in ("_orig_mod.", "module."):
+        with pytest.raises(UpKernError, match=rf"every source key starts with '{prefix}'.*removeprefix"):
+            upkern({prefix + k: v for k, v in state.items()}, target)
+    # the hinted fix works
+    wrapped = {"_orig_mod." + k: v for k, v in state.items()}
+    upkern({k.removeprefix("_orig_mod."): v for k, v in wrapped.items()}, target)
