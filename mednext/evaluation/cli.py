@@ -76,6 +76,10 @@ def _cases(args, ref: Path, ending: str) -> dict[str, int]:
         try:
             splits = json.loads(Path(args.splits).read_text())
             folds = args.folds if args.folds is not None else list(range(len(splits)))
+            outside = [f for f in folds if not 0 <= f < len(splits)]
+            if outside:
+                raise EvaluationError(f"--folds {' '.join(map(str, outside))}: {args.splits} has folds "
+                                      f"0 to {len(splits) - 1}; pass folds of that range")
             cases = {c: f for f in folds for c in splits[f]["val"]}
         except (OSError, json.JSONDecodeError, KeyError, IndexError, TypeError) as err:
             raise EvaluationError(f"{args.splits}: not a readable nnU-Net splits file with folds "

@@ -134,10 +134,17 @@ def main(argv=None) -> int:
     res = Path(args.results)
     from mednext.evaluation.per_case import read_per_case
 
-    per_case = pd.concat([read_per_case(f) for f in sorted((res / "per_case" / args.dataset).glob("*.csv"))],
-                         ignore_index=True)
-    tables = {k: pd.read_csv(res / "tables" / f"{args.dataset}{s}.csv")
-              for k, s in (("table", ""), ("comparisons", "_comparisons"), ("ranks", "_ranks"), ("learning", "_learning"))}
+    make_tables = f"make them first (snakemake results/tables/{args.dataset}.csv) or pass --results"
+    files = sorted((res / "per_case" / args.dataset).glob("*.csv"))
+    if not files:
+        p.error(f"{res / 'per_case' / args.dataset}: no per-case CSVs; {make_tables}")
+    per_case = pd.concat([read_per_case(f) for f in files], ignore_index=True)
+    names = {k: res / "tables" / f"{args.dataset}{s}.csv"
+             for k, s in (("table", ""), ("comparisons", "_comparisons"), ("ranks", "_ranks"), ("learning", "_learning"))}
+    absent = [str(f) for f in names.values() if not f.is_file()]
+    if absent:
+        p.error(f"{', '.join(absent)}: not found; {make_tables}")
+    tables = {k: pd.read_csv(f) for k, f in names.items()}
     make_figures(tables["table"], per_case, tables["comparisons"], tables["ranks"], args.out or res / "figures",
                  args.dataset, args.name or args.dataset, args.synthetic, learning=tables["learning"])
     return 0

@@ -218,12 +218,15 @@ def console_summary(results: str | Path, datasets: Mapping[str, str]) -> str:
             continue
         table = pd.read_csv(tables / f"{key}.csv")
         synthetic = " (SYNTHETIC DATA)" if table["synthetic"].any() else ""
-        lines += [f"{name}{synthetic}: mean Dice over classes and {int(table['n_cases'].max())} out-of-fold cases "
-                  "(paper protocol, %)"]
-        for r in table.itertuples():
-            note = getattr(r, "note", "")
+        counts = table["n_cases"].astype(int)
+        same = counts.nunique() == 1
+        cases = f"{counts.iloc[0]} out-of-fold cases" if same else "each model's out-of-fold cases (n below)"
+        lines += [f"{name}{synthetic}: mean Dice over classes and {cases} (paper protocol, %)"]
+        for r, n in zip(table.itertuples(), counts):
+            notes = [note for note in (getattr(r, "note", ""), "" if same else f"n={n}")
+                     if isinstance(note, str) and note]
             lines.append(f"  {r.label:<32} {100 * getattr(r, f'{HEADLINE}_mean'):6.1f}"
-                         + (f"  ({note})" if isinstance(note, str) and note else ""))
+                         + (f"  ({'; '.join(notes)})" if notes else ""))
         labels = dict(zip(table["model"], table["label"]))
         lines += [line.strip() for line in _upkern_head_start(tables / f"{key}_learning.csv", labels) if line]
     return "\n".join(lines)
@@ -251,7 +254,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = args.names or args.datasets
     if len(names) != len(args.datasets):
         p.error("--names needs one name per dataset")
-    print(write_paper(args.out, args.results, dict(zip(args.datasets, names))))
+    try:
+        print(write_paper(args.out, args.results, dict(zip(args.datasets, names))))
+    except FileNotFoundError as err:
+        p.error(f"{err.filename}: not found; make the tables first (snakemake "
+                f"{' '.join(f'results/tables/{k}.csv' for k in args.datasets)}) or pass --results")
     return 0
 
 

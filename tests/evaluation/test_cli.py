@@ -214,3 +214,15 @@ def test_folds_need_splits(kits, tmp_path, capsys):
               "--ref", str(kits.raw / "labelsTr"), "-o", str(out), "--folds", "1"])
     assert exit_.value.code == 2 and "--folds needs --splits" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("fold", ["-1", "2"])
+def test_folds_outside_the_splits_are_refused(kits, tmp_path, capsys, fold):
+    # before: -1 evaluated the last fold (Python indexing) and wrote its cases as fold -1
+    out = tmp_path / "out.csv"
+    assert main(["--dataset", "kits19", "--pred", str(_one_folder(kits, tmp_path / "pred")),
+                 "--ref", str(kits.raw / "labelsTr"), "-o", str(out), "--splits", str(kits.splits),
+                 "--folds", "0", fold]) == 1
+    assert not out.exists()
+    err = capsys.readouterr().err
+    assert f"--folds {fold}: {kits.splits} has folds 0 to 1" in err

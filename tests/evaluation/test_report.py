@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from mednext.evaluation.figures import make_figures
 from mednext.evaluation.report import console_summary, markdown_table, render_paper, write_paper
@@ -93,3 +94,41 @@ def test_console_summary_names_each_models_dice_and_upkerns_head_start(tmp_path)
     assert text.startswith("Demo (SYNTHETIC DATA): mean Dice over classes and 12 out-of-fold cases")
     assert f"  nnunet{' ' * 27}{100 * row.paper_dice_mean:6.1f}" in text.splitlines()
     assert "UpKern head start" in text and "Not run" not in text
+
+
+def test_console_summary_gives_each_models_case_count_where_they_differ(tmp_path):
+    # before: "over 12 out-of-fold cases" for every model, also for one evaluated on 6 of them
+    results, out = _results(tmp_path, synthetic=True)
+    table = out["table"].reset_index()
+    table.loc[table.model == "mednext_B_k3", "n_cases"] = 6
+    table.to_csv(results / "tables" / "d.csv", index=False)
+    lines = console_summary(results, {"d": "Demo"}).splitlines()
+    assert lines[0] == "Demo (SYNTHETIC DATA): mean Dice over classes and each model's out-of-fold cases (n below) " \
+                       "(paper protocol, %)"
+    assert [line for line in lines if line.startswith("  mednext B k3 ")][0].endswith("n=6)")
+    assert [line for line in lines if line.startswith("  nnunet ")][0].endswith("n=12)")
+
+
+def test_report_and_figures_clis_name_what_is_missing(tmp_path, capsys):
+    # before: a FileNotFoundError / "No objects to concatenate" traceback
+    from mednext.evaluation import figures, report
+
+    empty = tmp_path / "results"
+    out = tmp_path / "paper" / "results.md"
+    with pytest.raises(SystemExit) as exit_:
+        report.main(["--results", str(empty), "--datasets", "btcv", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and f"{empty / 'tables' / 'btcv.csv'}: not found" in err
+    assert "snakemake results/tables/btcv.csv" in err and not out.exists()
+    with pytest.raises(SystemExit) as exit_:
+        figures.main(["--dataset", "btcv", "--results", str(empty)])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and f"{empty / 'per_case' / 'btcv'}: no per-case CSVs" in err
+    # per-case rows present, tables not yet made
+    (empty / "per_case" / "btcv").mkdir(parents=True)
+    _per_case(np.random.default_rng(0)).to_csv(empty / "per_case" / "btcv" / "nnunet.csv", index=False)
+    with pytest.raises(SystemExit) as exit_:
+        figures.main(["--dataset", "btcv", "--results", str(empty)])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and f"{empty / 'tables' / 'btcv.csv'}" in err and "not found" in err
+    assert not (empty / "figures").exists()
