@@ -185,8 +185,8 @@ def download(dataset: str, downloads: str | Path, checksums: str | Path, overrid
             fetch(url, folder / name)
             verified(name, folder / name, url)
     manifest = folder / "download.json"
-    write_text_atomic(manifest, json.dumps({"dataset": dataset, "checksums": str(record.path), "files": files},
-                                           indent=2) + "\n")
+    write_text_atomic(manifest, json.dumps({"dataset": dataset, "file": src["file"], "checksums": str(record.path),
+                                            "files": files}, indent=2) + "\n")
     return manifest
 
 
@@ -212,17 +212,22 @@ def convert(dataset: str, downloads: str | Path, out_dir: str | Path, keep_extra
     if set(options) - allowed:
         raise DatasetError(f"{dataset}: unknown conversion option(s) {sorted(set(options) - allowed)}; "
                            f"{dataset} takes {sorted(allowed) or 'none'}")
-    src = source_for(dataset)
+    default = source_for(dataset)["file"]  # an unknown dataset is named here
     folder = Path(downloads) / dataset
-    if not (folder / "download.json").is_file():
-        raise DatasetError(f"{folder / 'download.json'}: missing; run `python -m mednext.data.acquire download "
+    manifest = folder / "download.json"
+    if not manifest.is_file():
+        raise DatasetError(f"{manifest}: missing; run `python -m mednext.data.acquire download "
                            f"{dataset}` first (the Snakemake rule 'download' does)")
+    try:  # the file the download verified (a datasets.<key>.source.file override included)
+        name = json.loads(manifest.read_text()).get("file") or default
+    except (json.JSONDecodeError, AttributeError) as err:
+        raise DatasetError(f"{manifest}: not a download manifest ({err}); delete it and download again") from err
     try:
-        extracted = safe_extract(folder / src["file"], folder / "extracted")
+        extracted = safe_extract(folder / name, folder / "extracted")
     except ArchiveError as err:  # its download.json stands: the workflow would not download it again
-        raise ArchiveError(f"{err} Its download was verified before: delete {folder / 'download.json'} as well, so "
+        raise ArchiveError(f"{err} Its download was verified before: delete {manifest} as well, so "
                            "that the workflow downloads it again.") from err
-    log(f"extracted {folder / src['file']} to {extracted}")
+    log(f"extracted {folder / name} to {extracted}")
     writer = RawDatasetWriter(out_dir, dataset)
     try:
         if dataset == "kits19":

@@ -74,6 +74,19 @@ def test_manual_placement_is_used_and_verified(tmp_path):
     assert json.loads(again.read_text())["files"]["RawData.zip"]["status"] == "verified"
 
 
+def test_a_source_file_override_is_the_file_converted(tmp_path):
+    # before: download fetched and verified source.file, convert then looked for the default amos22.zip
+    with fakes.LocalServer({"/mirror/amos22-v2.zip": fakes.amos_zip()}) as srv:
+        manifest, out, sums = _run(tmp_path, "amos22", "Dataset002_AMOS22",
+                                   {"url": srv.url("/mirror/amos22-v2.zip"), "file": "amos22-v2.zip"})
+    assert json.loads(manifest.read_text())["file"] == "amos22-v2.zip"
+    assert not (tmp_path / "downloads" / "amos22" / "amos22.zip").exists()
+    assert check_raw_dataset(out)["cases"] == 3
+    manifest.write_text("[1, 2]")
+    with pytest.raises(DatasetError, match=rf"{manifest}: not a download manifest.*delete it and download again"):
+        convert("amos22", tmp_path / "downloads", tmp_path / "raw" / "again", log=lambda *_: None)
+
+
 def test_amos22_ct_cases_of_training_and_validation(tmp_path):
     with fakes.LocalServer({"/amos22.zip": fakes.amos_zip()}) as srv:
         _, out, _ = _run(tmp_path, "amos22", "Dataset002_AMOS22", {"url": srv.url("/amos22.zip")})
