@@ -210,6 +210,19 @@ def test_bad_config_is_refused_with_the_key_named(workdir, tmp_path):
         in proc.stdout + proc.stderr
 
 
+def test_values_inside_config_braces_are_typed_as_top_level_ones(workdir):
+    # Snakemake reads --config KEY={...} with YAML's BaseLoader: every leaf arrived as text, and
+    # nnunet={num_processes: 2} failed the schema with "'2' is not of type 'integer'"
+    proc = _snakemake(workdir, "-n", "--quiet", "rules", "--configfile", "config/demo.yaml",
+                      "--config", "nnunet={num_processes: 2, num_processes_da: 0, compile: false}",
+                      "datasets={phantom: {folds: [0], lr_k5: 1e-4}}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert _job_counts(proc.stdout)["train"] > 0
+    proc = _snakemake(workdir, "-n", "--configfile", "config/demo.yaml", "--config", "nnunet={num_processes: two}")
+    assert proc.returncode != 0
+    assert "at nnunet.num_processes: 'two' is not of type 'integer'" in proc.stdout + proc.stderr
+
+
 def test_two_datasets_with_one_id_are_refused(workdir, tmp_path):
     cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
     cfg["datasets"]["mine"] = {**cfg["datasets"]["phantom"], "name": "Mine"}  # id 900 too

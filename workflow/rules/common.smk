@@ -5,7 +5,7 @@ import re
 
 import jsonschema
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version, update_config, validate
 
 from mednext.data.splits import pinned_identity
 from mednext.nnunet.env import ext_trainer_value
@@ -24,6 +24,29 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
+
+def as_top_level(value):
+    """A value given inside ``--config KEY={...}`` read as Snakemake reads a top-level ``--config`` value: an
+    int, float or boolean where the text is one (Snakemake parses the braces with YAML's BaseLoader, which
+    leaves every leaf text, so ``nnunet={num_processes: 2}`` failed the schema with '2' is not an integer)."""
+    if isinstance(value, dict):
+        return {k: as_top_level(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_top_level(v) for v in value]
+    if not isinstance(value, str):
+        return value
+    if value in ("True", "true", "False", "false"):
+        return value in ("True", "true")
+    for parse in (int, float):
+        try:
+            return parse(value)
+        except ValueError:
+            pass
+    return value
+
+
+update_config(config, {k: as_top_level(v) for k, v in workflow.config_settings.config.items()
+                       if isinstance(v, (dict, list))})
 
 try:
     validate(config, schema="../schemas/config.schema.yaml")  # fills in the schema's defaults
