@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Sequence
 from os.path import isfile, join
 
@@ -149,8 +150,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = vars(p.parse_args(argv))
     datasets, preprocess, workers = settings.pop("dataset"), not settings.pop("no_preprocess"), settings.pop("num_processes")
     for dataset in datasets:
+        problem = _not_plannable(dataset)
+        if problem:
+            print(f"error: mednext-plan: {problem}", file=sys.stderr)
+            return 1
         plan_mednext(int(dataset) if dataset.isdigit() else dataset, preprocess, workers, **settings)
     return 0
+
+
+def _not_plannable(dataset: str) -> str | None:
+    """Why nnU-Net's planner cannot start on ``dataset`` (an id or name), with the fix; None when it can."""
+    from nnunetv2.utilities.dataset_name_id_conversion import maybe_convert_to_dataset_name
+
+    unset = [v for v in ("nnUNet_raw", "nnUNet_preprocessed") if not os.environ.get(v)]
+    if unset:
+        return (f"{' and '.join(unset)} not set; export nnUNet_raw=... nnUNet_preprocessed=... "
+                "nnUNet_results=... as for any nnU-Net use (the workflow sets them from its config)")
+    nnUNet_raw, nnUNet_preprocessed = os.environ["nnUNet_raw"], os.environ["nnUNet_preprocessed"]
+    folders = f"nnUNet_raw={nnUNet_raw}, nnUNet_preprocessed={nnUNet_preprocessed}"
+    try:
+        name = maybe_convert_to_dataset_name(int(dataset) if dataset.isdigit() else dataset)
+    except RuntimeError:
+        return f"no dataset {dataset} in nnUNet_raw or nnUNet_preprocessed ({folders}); set those variables"
+    fingerprint = join(nnUNet_preprocessed, name, "dataset_fingerprint.json")
+    if not isfile(fingerprint):
+        return (f"{fingerprint}: missing; mednext-plan plans from nnU-Net's fingerprint: run "
+                f"`nnUNetv2_plan_and_preprocess -d {dataset}` (or nnUNetv2_extract_fingerprint) first")
+    return None
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import nibabel as nib
@@ -333,6 +334,31 @@ def test_mednext_plan_help_is_plain_text(capsys):
     out = capsys.readouterr().out
     assert exit_.value.code == 0 and ":class:" not in out and "``" not in out
     assert "share its preprocessed data." in out and "mednext-plan -d 4" in out
+
+
+def test_mednext_plan_names_what_it_lacks_without_a_traceback(tmp_path):
+    # before: nnU-Net's RuntimeError / FileNotFoundError tracebacks
+    raw, pre = tmp_path / "raw", tmp_path / "pre"
+    (raw / "Dataset998_X").mkdir(parents=True)
+    (raw / "Dataset998_X" / "dataset.json").write_text(json.dumps({
+        "labels": {"background": 0, "a": 1}, "channel_names": {"0": "CT"}, "numTraining": 1, "file_ending": ".nii.gz"}))
+    pre.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("nnUNet_")}
+
+    def plan(dataset, **folders):
+        return subprocess.run(["mednext-plan", "-d", dataset, "-np", "1"], env={**env, **folders},
+                              capture_output=True, text=True)
+
+    for proc, expected in (
+            (plan("998"), "nnUNet_raw and nnUNet_preprocessed not set; export nnUNet_raw="),
+            (plan("997", nnUNet_raw=str(raw), nnUNet_preprocessed=str(pre)),
+             f"no dataset 997 in nnUNet_raw or nnUNet_preprocessed (nnUNet_raw={raw}, nnUNet_preprocessed={pre})"),
+            (plan("998", nnUNet_raw=str(raw), nnUNet_preprocessed=str(pre)),
+             f"{pre / 'Dataset998_X' / 'dataset_fingerprint.json'}: missing; mednext-plan plans from nnU-Net's "
+             "fingerprint: run `nnUNetv2_plan_and_preprocess -d 998`")):
+        assert proc.returncode == 1, proc.stderr
+        assert f"error: mednext-plan: {expected}" in proc.stderr and "Traceback" not in proc.stderr
+    assert list(pre.iterdir()) == []
 
 
 def test_mednext_plan_says_once_where_it_saved_the_plans(world):
