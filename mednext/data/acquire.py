@@ -242,6 +242,18 @@ def convert(dataset: str, downloads: str | Path, out_dir: str | Path, keep_extra
     return Path(out_dir)
 
 
+def _json_object(text: str) -> dict:
+    """An argparse type: a JSON object (``--source``, ``--options``)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise argparse.ArgumentTypeError(f"not JSON ({err}): {text!r}; quote the object in the shell, e.g. "
+                                         "'{\"url\": \"https://...\"}'") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a JSON object ({{...}})")
+    return value
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m mednext.data.acquire", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="step", required=True)
@@ -249,14 +261,14 @@ def main(argv=None) -> int:
     d.add_argument("dataset", choices=sorted(SOURCES))
     d.add_argument("--downloads", default="resources/downloads")
     d.add_argument("--checksums", default="config/checksums", help="folder of <dataset>.json checksum records")
-    d.add_argument("--source", default="{}", help="JSON object overriding the dataset's source (urls, ids)")
+    d.add_argument("--source", type=_json_object, default="{}", help="JSON object overriding the dataset's source (urls, ids)")
     d.add_argument("--synapse-mirror", help="HTTP base serving <entity_id>/<file> instead of Synapse")
     c = sub.add_parser("convert", help="extract and convert into an nnU-Net raw dataset folder")
     c.add_argument("dataset", choices=sorted(SOURCES))
     c.add_argument("out_dir")
     c.add_argument("--downloads", default="resources/downloads")
     c.add_argument("--keep-extracted", action="store_true")
-    c.add_argument("--options", default="{}",
+    c.add_argument("--options", type=_json_object, default="{}",
                    help='JSON object of converter options: amos22 {"task": 1, "parts": ["training", "validation"]} '
                         '(which cases; the default), brats21 {"region_based": true} (nnU-Net\'s region-based '
                         'labels instead of the official plain labels 0-3; off by default)')
@@ -264,10 +276,10 @@ def main(argv=None) -> int:
     try:
         if args.step == "download":
             synapse = synapse_access(args.synapse_mirror) if args.synapse_mirror else None
-            print(download(args.dataset, args.downloads, args.checksums, json.loads(args.source), synapse))
+            print(download(args.dataset, args.downloads, args.checksums, args.source, synapse))
         else:
             print(convert(args.dataset, args.downloads, args.out_dir, args.keep_extracted,
-                          options=json.loads(args.options)))
+                          options=args.options))
     except ERRORS as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -249,6 +249,19 @@ def test_cli_reports_checksum_error_without_traceback(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("argv,expected", [
+    (["download", "btcv", "--source", "{bad"], "argument --source: not JSON"),
+    (["convert", "amos22", "out", "--options", "[1]"], "argument --options: '[1]' is not a JSON object"),
+])
+def test_cli_json_arguments_that_are_not_objects_are_usage_errors(tmp_path, capsys, argv, expected):
+    from mednext.data.acquire import main
+
+    with pytest.raises(SystemExit) as exit_:  # before: a JSONDecodeError / AttributeError traceback
+        main(argv + ["--downloads", str(tmp_path / "dl")])
+    assert exit_.value.code == 2 and expected in capsys.readouterr().err
+    assert not (tmp_path / "dl").exists()
+
+
 @pytest.mark.parametrize("kind", ["dotdot", "absolute", "symlink"])
 def test_unsafe_tar_is_refused_and_nothing_is_written(tmp_path, kind):
     members = {"BraTS2021_00000/BraTS2021_00000_t1.nii.gz": fakes.image(0)}
