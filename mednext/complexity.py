@@ -157,8 +157,9 @@ def mednext_complexity(
     model = create_mednext(
         variant, in_channels, num_classes, kernel_size, deep_supervision, residual_resampling, checkpointing=False
     )
-    # published figures are for the paper's network (residual resampling, no deep-supervision heads) with
-    # in_channels=1 at 128^3; elsewhere (the ablation included) there is nothing to compare with
+    # published figures are for the paper's network (residual resampling, no deep-supervision heads); the README
+    # states no input, and ours match them at in_channels=1 and 128^3 (our convention); elsewhere (the
+    # ablation included) there is nothing to compare with
     comparable = size == 128 and in_channels == 1 and residual_resampling and not deep_supervision
     published = PUBLISHED_COMPLEXITY.get((variant.upper(), kernel_size), (None, None)) if comparable else (None, None)
     return Complexity(

@@ -2,9 +2,10 @@
 
 A variant fixes width C = 32 and sets, per stage (enc0..enc3, bottleneck, dec3..dec0), the
 expansion ratio R and the number of blocks B; the kernel size (3 or 5) is chosen on top.
-Parameter counts (in_channels=1) and GFLOPs (fvcore, 1x1x128^3 input) in the comments are
-the published ones from the official MedNeXt README (MIC-DKFZ/MedNeXt), reproduced by
-``python -m mednext.complexity`` and checked in ``tests/test_complexity.py``.
+Parameter counts and GFLOPs in the comments are the published ones from the official MedNeXt
+README (MIC-DKFZ/MedNeXt), which states no input size, channels or counter; this project counts
+at in_channels=1 with fvcore on a 1x1x128^3 input (its convention), where ``python -m
+mednext.complexity`` reproduces them, checked in ``tests/test_complexity.py``.
 """
 
 from __future__ import annotations
