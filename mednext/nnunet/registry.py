@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, replace
 
 __all__ = ["ABLATIONS", "ABLATION_MODELS", "Ablation", "FULLRES", "MEDNEXT_PLANS", "ModelSpec", "model_spec",
-           "configuration_for_patch", "REFERENCE_MODEL"]
+           "configuration_for_patch", "patch_of_configuration", "REFERENCE_MODEL"]
 
 NNUNET_PLANS = "nnUNetPlans"
 MEDNEXT_PLANS = "nnUNetPlans_MedNeXt"
@@ -57,6 +57,11 @@ ABLATION_MODELS = tuple(dict.fromkeys(m for a in ABLATIONS for m in (a.reference
 def configuration_for_patch(patch: int) -> str:
     """The MedNeXt-plans configuration for a cubic patch edge (``mednext-plan --small-patches``)."""
     return FULLRES if patch == 128 else f"{FULLRES}_p{patch}"
+
+
+def patch_of_configuration(configuration: str) -> int:
+    """The cubic patch edge of a MedNeXt-plans configuration (the inverse of :func:`configuration_for_patch`)."""
+    return 128 if configuration == FULLRES else int(configuration.removeprefix(f"{FULLRES}_p"))
 
 
 def model_spec(key: str, patch: int = 128, patch_swinunetr: int = 128) -> ModelSpec:

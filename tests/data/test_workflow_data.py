@@ -43,6 +43,18 @@ def test_download_convert_check_through_snakemake(tmp_path):
     assert check["cases"] == 3 and check["labels"] == list(range(14))
     assert "RawData.zip" in json.loads((wd / "checksums" / "btcv.json").read_text())["files"]
     assert "recorded" in (wd / "logs/download/btcv.log").read_text()
+    # where the file comes from is no param (before: a new mirror address downloaded, converted and trained again)
+    cfg = yaml.safe_load((wd / "test.yaml").read_text())
+    cfg["datasets"]["btcv"]["source"] = {"terms_url": "https://mirror.example/terms"}
+    (wd / "test.yaml").write_text(yaml.safe_dump(cfg))
+    dry = subprocess.run(["snakemake", "-n", "resources/pre/Dataset001_BTCV/raw_dataset_check.json", "--configfile",
+                          "test.yaml"], cwd=wd, capture_output=True, text=True)
+    assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout
+    cfg["datasets"]["btcv"]["source"] = {"file": "RawData-v2.zip"}  # another file: downloaded and converted again
+    (wd / "test.yaml").write_text(yaml.safe_dump(cfg))
+    dry = subprocess.run(["snakemake", "resources/pre/Dataset001_BTCV/raw_dataset_check.json", "-n", "--configfile",
+                          "test.yaml", "--quiet", "rules"], cwd=wd, capture_output=True, text=True)
+    assert dry.returncode == 0 and "download" in dry.stdout and "convert_dataset" in dry.stdout, dry.stdout
 
 
 def test_bad_case_stops_the_rule_and_nothing_counts_as_converted(tmp_path):

@@ -223,6 +223,64 @@ def test_values_inside_config_braces_are_typed_as_top_level_ones(workdir):
     assert "at nnunet.num_processes: 'two' is not of type 'integer'" in proc.stdout + proc.stderr
 
 
+def test_the_order_config_keys_are_written_in_reruns_nothing(tmp_path):
+    # Snakemake compares params by repr: before, {seed, cases} after {cases, seed} made the phantom again, and
+    # through its files every plan, preprocessing and training after it
+    from .small_run import snakemake as run, workdir as small_workdir, write_config
+
+    phantom = {"cases": 5, "seed": 2, "shape": [24, 24, 16], "spacing": [1.0, 1.0, 1.5]}
+    datasets = {"phantom": {"id": 902, "name": "Phantom", "synthetic": True, "phantom": phantom, "folds": [0],
+                            "patch": 32}}
+    wd = small_workdir(tmp_path, datasets)
+    target = "resources/raw/Dataset902_Phantom/dataset.json"
+    assert run(wd, target).returncode == 0
+    cfg = yaml.safe_load((wd / "test.yaml").read_text())
+    cfg["datasets"]["phantom"]["phantom"] = dict(reversed(list(phantom.items())))
+    (wd / "test.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    proc = run(wd, target, "-n")
+    assert proc.returncode == 0 and "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout
+    cfg["datasets"]["phantom"]["phantom"]["seed"] = 3  # a value, not an order: made again
+    write_config(wd, cfg)
+    proc = run(wd, target, "-n", "--quiet", "rules")
+    assert proc.returncode == 0 and "phantom_dataset" in proc.stdout, proc.stdout
+
+
+def test_mednext_plans_have_only_the_patches_that_runs_train(workdir):
+    # before: patch_swinunetr was planned where SwinUNETR is not trained, so changing it rewrote the plans that
+    # every run's inputs include, and retrained them all
+    def small(*config):
+        proc = _snakemake(workdir, "-n", "-p", "--configfile", "config/demo.yaml", *config)
+        assert proc.returncode == 0, proc.stderr
+        return re.search(r"--small-patches ([\d ]*?) >", proc.stdout).group(1).split()
+
+    assert small() == ["32"]  # the demo trains no SwinUNETR
+    assert small("--config", "datasets={phantom: {patch_swinunetr: 96}}") == ["32"]
+    assert small("--config", "models=[nnunet, unetr, swinunetr]") == ["32", "64"]  # its ablation cells use 32
+
+
+def test_model_keys_and_budgets_the_registry_refuses_name_the_key_and_the_file(workdir, tmp_path):
+    cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    cfg["datasets"]["phantom"]["models"] = ["nnunet", "mednext_B_k3_upkern"]  # the schema's pattern admits it
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(cfg))
+    proc = _snakemake(workdir, "-n", "--configfile", str(bad))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in out
+    assert f"invalid configuration ({bad}): model mednext_B_k3_upkern of dataset phantom" in out
+    assert "UpKern initialises a k5 model from k3; use mednext_B_k5_upkern" in out
+    # an UpKern model trained without its k3 listed: its source's budget can be given, as the message says
+    cfg["datasets"]["phantom"]["models"] = ["mednext_S_k5_upkern"]
+    cfg["datasets"]["phantom"]["model_budgets"] = {"mednext_S_k5_upkern": {"epochs": 2}}
+    bad.write_text(yaml.safe_dump(cfg))
+    proc = _snakemake(workdir, "-n", "--configfile", str(bad))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "give both the same model_budgets entry" in out and "Traceback" not in out
+    cfg["datasets"]["phantom"]["model_budgets"]["mednext_S_k3"] = {"epochs": 2}
+    bad.write_text(yaml.safe_dump(cfg))
+    proc = _snakemake(workdir, "-n", "--configfile", str(bad))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_two_datasets_with_one_id_are_refused(workdir, tmp_path):
     cfg = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
     cfg["datasets"]["mine"] = {**cfg["datasets"]["phantom"], "name": "Mine"}  # id 900 too

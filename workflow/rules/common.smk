@@ -10,7 +10,8 @@ from snakemake.utils import min_version, update_config, validate
 from mednext.data.splits import pinned_identity
 from mednext.nnunet.env import ext_trainer_value
 from mednext.nnunet.notice import FINAL_VARIABLE, NOTICE_VARIABLE
-from mednext.nnunet.registry import ABLATION_MODELS, REFERENCE_MODEL, model_spec
+from mednext.nnunet.registry import (ABLATION_MODELS, MEDNEXT_PLANS, REFERENCE_MODEL, model_spec,
+                                     patch_of_configuration)
 from mednext.nnunet.requests import train_request
 from mednext.nnunet.runspec import CHECKPOINTING_VARIABLE, LR_VARIABLE, dataset_folder, run_spec
 
@@ -48,6 +49,24 @@ def as_top_level(value):
 update_config(config, {k: as_top_level(v) for k, v in workflow.config_settings.config.items()
                        if isinstance(v, (dict, list))})
 
+def config_files():
+    """Where this invocation's configuration comes from, for its error messages."""
+    files = ", ".join(str(f) for f in workflow.configfiles) or "config/config.yaml"
+    if workflow.config_settings.config:
+        files += f" with --config {' '.join(workflow.config_settings.config)}"
+    return files
+
+
+def canonical(value):
+    """A config value as a param: dicts with sorted keys, so that the order keys are written in (or the
+    schema fills defaults in) reruns nothing (Snakemake compares params by their repr)."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
 try:
     validate(config, schema="../schemas/config.schema.yaml")  # fills in the schema's defaults
 except WorkflowError as err:  # its text carries the whole schema: say the key, the problem and the file only
@@ -55,10 +74,7 @@ except WorkflowError as err:  # its text carries the whole schema: say the key, 
     if not isinstance(problem, jsonschema.ValidationError):
         raise
     where = ".".join(str(p) for p in problem.absolute_path) or "the top level"
-    files = ", ".join(str(f) for f in workflow.configfiles) or "config/config.yaml"
-    if workflow.config_settings.config:
-        files += f" with --config {' '.join(workflow.config_settings.config)}"
-    raise WorkflowError(f"invalid configuration ({files}), at {where}: {problem.message}. "
+    raise WorkflowError(f"invalid configuration ({config_files()}), at {where}: {problem.message}. "
                         "workflow/schemas/config.schema.yaml describes every key.") from None
 
 NN = config["nnunet"]
@@ -138,15 +154,26 @@ def runs(dataset, model=None):
 
 
 for _d in DATASETS:
-    _unknown = sorted(set(ds_cfg(_d).get("model_budgets", {})) - set(models(_d, extended=True)))
+    for _m in models(_d, extended=True):  # the schema's pattern admits keys the registry has no model for
+        try:
+            model_spec(_m)
+        except ValueError as err:
+            raise WorkflowError(f"invalid configuration ({config_files()}): model {_m} of dataset {_d} "
+                                f"(models, extended_models or datasets.{_d}.models): {err}") from None
+    _trained = models(_d, extended=True)
+    _trained += [model_spec(m).depends_on for m in _trained if model_spec(m).depends_on]  # sources train too
+    _unknown = sorted(set(ds_cfg(_d).get("model_budgets", {})) - set(_trained))
     if _unknown:
-        raise ValueError(f"datasets.{_d}.model_budgets names models this dataset does not train: {_unknown} "
-                         f"(its models: {models(_d, extended=True)})")
+        raise WorkflowError(f"invalid configuration ({config_files()}): datasets.{_d}.model_budgets names models "
+                            f"this dataset does not train: {_unknown} (its models: {list(dict.fromkeys(_trained))})")
 
 
 # Every run a target may need (those of `all` and `extended`, and their sources), by folder under nnUNet_results.
-RUN = {r.folder: r for d in DATASETS for m in models(d, extended=True) for run in runs(d, m)
-       for r in filter(None, (run.source, run))}
+try:
+    RUN = {r.folder: r for d in DATASETS for m in models(d, extended=True) for run in runs(d, m)
+           for r in filter(None, (run.source, run))}
+except ValueError as err:  # runspec's: an UpKern/twice run whose budget differs from its source's
+    raise WorkflowError(f"invalid configuration ({config_files()}): {err}") from None
 SOURCES = sorted({r.source.folder for r in RUN.values() if r.source})
 # What each training job asks the cluster for (runtime, GPU memory): resources, never params.
 REQUEST = {folder: train_request(run, config) for folder, run in RUN.items()}

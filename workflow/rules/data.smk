@@ -29,7 +29,7 @@ rule phantom_dataset:
     wildcard_constraints:
         ds="|".join(PHANTOMS) or NONE,
     params:
-        cfg=lambda wc: ds_cfg(KEY_OF_FOLDER[wc.ds])["phantom"],
+        cfg=lambda wc: canonical(ds_cfg(KEY_OF_FOLDER[wc.ds])["phantom"]),
     priority: ACQUIRE_FIRST
     resources:
         **cpu_resources("phantom_dataset"),
@@ -91,7 +91,9 @@ rule download:
         dataset="|".join(KEY_OF_FOLDER[f] for f in DOWNLOADED) or NONE,
     priority: ACQUIRE_FIRST
     params:
-        source=lambda wc: ds_cfg(wc.dataset).get("source", {}),
+        # which file, not where from: a mirror's address changes no byte (config/checksums pins them); the script
+        # takes the rest of datasets.<key>.source from the config
+        file=lambda wc: {k: v for k, v in ds_cfg(wc.dataset).get("source", {}).items() if k == "file"},
     resources:
         **cpu_resources("download"),
     conda:
@@ -113,7 +115,8 @@ rule convert_dataset:
         ds="|".join(DOWNLOADED) or NONE,
     params:
         dataset=lambda wc: KEY_OF_FOLDER[wc.ds],
-        settings=lambda wc: {k: v for k, v in ds_cfg(KEY_OF_FOLDER[wc.ds]).items() if k in ("cases", "region_based")},
+        settings=lambda wc: canonical({k: v for k, v in ds_cfg(KEY_OF_FOLDER[wc.ds]).items()
+                                       if k in ("cases", "region_based")}),
     priority: ACQUIRE_FIRST
     resources:
         **cpu_resources("convert_dataset"),

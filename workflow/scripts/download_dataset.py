@@ -6,5 +6,7 @@ from mednext.data.acquire import ERRORS, download
 from rule_log import rule_log
 
 with rule_log(snakemake.log[0], expected=ERRORS):  # noqa: F821 (snakemake is injected)
-    download(snakemake.wildcards.dataset, snakemake.output[0].rsplit("/", 2)[0],  # noqa: F821
-             os.environ["MEDNEXT_CHECKSUMS"], snakemake.params.source, log=print)  # noqa: F821
+    dataset = snakemake.wildcards.dataset  # noqa: F821
+    source = snakemake.config["datasets"][dataset].get("source", {})  # noqa: F821 (the param is its file only)
+    download(dataset, snakemake.output[0].rsplit("/", 2)[0],  # noqa: F821
+             os.environ["MEDNEXT_CHECKSUMS"], source, log=print)
