@@ -180,10 +180,16 @@ class InitFromK3:
     def initialise_from_source(self) -> None:
         path = self.source_checkpoint()
         if not isfile(path):
+            lr = os.environ.get(LR_VARIABLE)
             raise FileNotFoundError(
                 f"{self.__class__.__name__} starts from the trained {self.source_trainer_name()} of the same fold, "
-                f"but {path} does not exist. Train it first:\n  nnUNetv2_train {self.plans_manager.dataset_name} "
-                f"{self.configuration_name} {self.fold} -tr {self.source_trainer_name()} -p {self.plans_manager.plans_name}"
+                f"but {path} does not exist. Train it first:\n  "
+                + (f"env -u {LR_VARIABLE} " if lr else "")  # the source trains at its recipe's rate
+                + f"nnUNetv2_train {self.plans_manager.dataset_name} {self.configuration_name} {self.fold} -tr "
+                f"{self.source_trainer_name()} -p {self.plans_manager.plans_name}\nor point {SOURCE_VARIABLE} at "
+                "its checkpoint_final.pth where it was trained elsewhere"
+                + (f" (with {LR_VARIABLE}={lr} this run has its own nnUNet_results; its k3 source is in the "
+                   "paper-rate one)" if lr else "")
             )
         checkpoint = load_checkpoint(path)
         trained, budget = checkpoint["init_args"].get(SETTINGS_KEY, {}).get("budget"), self.run_settings()["budget"]

@@ -324,6 +324,14 @@ def test_missing_upkern_source_is_a_clear_error(world, tmp_path):
     expected = tmp_path / DATASET / f"nnUNetTrainerMedNeXt_B_k3__{PLANS}__{SMALL}" / "fold_1" / "checkpoint_final.pth"
     assert f"{expected} does not exist" in text
     assert f"nnUNetv2_train {DATASET} {SMALL} 1 -tr nnUNetTrainerMedNeXt_B_k3 -p {PLANS}" in text
+    assert "or point MEDNEXT_SOURCE_CHECKPOINT at its checkpoint_final.pth" in text
+    # a k5 at another rate (its own nnUNet_results): its source is trained at the recipe's rate, or found elsewhere
+    proc = world.run(["nnUNetv2_train", str(DATASET_ID), SMALL, "1", "-tr", "nnUNetTrainerMedNeXt_B_k5_UpKern", "-p",
+                      PLANS, "-device", "cpu"], "missing_source_lr", check=False, nnUNet_results=str(tmp_path),
+                     MEDNEXT_LR="1e-4")
+    text = proc.stdout + proc.stderr
+    assert f"env -u MEDNEXT_LR nnUNetv2_train {DATASET} {SMALL} 1 -tr nnUNetTrainerMedNeXt_B_k3" in text
+    assert "with MEDNEXT_LR=1e-4 this run has its own nnUNet_results" in text
 
 
 def test_mednext_plan_help_is_plain_text(capsys):
