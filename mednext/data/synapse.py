@@ -8,7 +8,7 @@
   handed to the client and never printed or logged.
 * ``HttpMirrorAccess`` reads ``<base>/<entity_id>/<name>`` from an HTTP server: an institutional
   mirror of files you are entitled to, and the stand-in the tests serve on 127.0.0.1. Selected by
-  ``MEDNEXT_SYNAPSE_MIRROR`` or the config key ``synapse_mirror``.
+  ``MEDNEXT_SYNAPSE_MIRROR`` (or ``--synapse-mirror`` of ``python -m mednext.data.acquire download``).
 """
 
 from __future__ import annotations
