@@ -220,5 +220,14 @@ def per_case_csvs(dataset, keys=None):
     return [f"{RESULTS}/per_case/{dataset}/{m}.csv" for m in (models(dataset) if keys is None else keys)]
 
 
+def small_patches(folder):
+    """The smaller patch edges (``--small-patches``) of the MedNeXt-plans configurations that runs on this dataset
+    train: a patch no run uses (patch_swinunetr where SwinUNETR is not trained) would rewrite the plans, which every
+    run's inputs include, and so retrain them all."""
+    edges = {patch_of_configuration(r.configuration) for r in RUN.values()
+             if r.dataset_folder == folder and r.plans == MEDNEXT_PLANS}
+    return " ".join(str(p) for p in sorted(edges - {128}))
+
+
 def raw_dataset_json(dataset):
     return f"{RAW}/{FOLDER[dataset]}/dataset.json"

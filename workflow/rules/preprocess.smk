@@ -28,15 +28,6 @@ rule plan_nnunet:
         "--verify_dataset_integrity --clean > {log} 2>&1"
 
 
-def small_patches(folder):
-    """The smaller patch edges (``--small-patches``) of the MedNeXt-plans configurations that runs on this dataset
-    train: a patch no run uses (patch_swinunetr where SwinUNETR is not trained) would rewrite the plans, which every
-    run's inputs include, and so retrain them all."""
-    edges = {patch_of_configuration(r.configuration) for r in RUN.values()
-             if r.dataset_folder == folder and r.plans == MEDNEXT_PLANS}
-    return " ".join(str(p) for p in sorted(edges - {128}))
-
-
 rule plan_mednext:
     input:
         rules.plan_nnunet.output.plans,
