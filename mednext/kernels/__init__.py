@@ -153,6 +153,7 @@ def _triton_operands(x, weight, bias, stride: int, padding: int, kernel: str):
     :func:`triton_dwconv.use_band`)."""
     x, weight, bias = _autocast(x, weight, bias)
     _check(x, weight, bias, stride, padding)
+    bias = None if bias is None else bias.contiguous()  # the kernels read b_ptr + c
     return x.contiguous(), weight.contiguous(), bias, _triton_module().use_band(kernel)
 
 

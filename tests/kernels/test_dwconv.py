@@ -74,6 +74,25 @@ def test_half_precision_inputs_accumulate_in_fp32(dtype, kernel, triton_calls):
 
 
 @pytest.mark.parametrize("op", ["conv", "transpose"])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_non_contiguous_bias_equals_pytorch(op, stride, kernel):
+    """A strided bias (every other element of a buffer) is read by its values, not its storage."""
+    x = torch.randn(1, 2, 4, 3, 5, requires_grad=True)
+    w = torch.randn(2, 1, 3, 3, 3, requires_grad=True)
+    b = torch.randn(4)[::2].requires_grad_()
+    assert not b.is_contiguous()
+    ours, ref = OPS[op]
+    y = ours(x, w, b, stride, 1, backend="triton")
+    g = torch.randn_like(y)
+    grads = torch.autograd.grad(y, (x, w, b), g)
+    ref_in = [t.detach().double().requires_grad_() for t in (x, w, b)]
+    y_ref = ref(*ref_in, stride=stride, padding=1, groups=2)
+    grads_ref = torch.autograd.grad(y_ref, ref_in, g.double())
+    for name, a, r in zip(("output", "input grad", "weight grad", "bias grad"), (y, *grads), (y_ref, *grads_ref)):
+        assert _rel(a, r) < 1e-5, f"{name}: relative error {_rel(a, r):.2e}"
+
+
+@pytest.mark.parametrize("op", ["conv", "transpose"])
 def test_weight_gradient_is_deterministic(op, kernel):
     x = torch.randn(2, 2, 7, 5, 6)
     w = torch.randn(2, 1, 3, 3, 3, requires_grad=True)
