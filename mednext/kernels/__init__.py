@@ -115,12 +115,16 @@ def _check(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, str
         )
 
 
+_AUTOCAST_DTYPES = (torch.float32, torch.bfloat16, torch.float16)  # what autocast casts (not fp64)
+
+
 def _autocasting(x: torch.Tensor) -> bool:
     """Whether an autocast region is active for ``x``'s device: CUDA, or the CPU of the interpreted
     kernels; other devices (``meta`` has no autocast) run PyTorch's convolution, which autocasts itself.
+    Only for fp32, bf16 and fp16 inputs: autocast leaves fp64 ones alone, as it does for ``F.conv3d``.
     (Not ``torch.amp.is_autocast_available``: torch.compile of torch 2.11 breaks the graph there.)"""
     device = x.device.type
-    return device in ("cuda", "cpu") and torch.is_autocast_enabled(device)
+    return device in ("cuda", "cpu") and x.dtype in _AUTOCAST_DTYPES and torch.is_autocast_enabled(device)
 
 
 def _compute_dtype(x: torch.Tensor) -> torch.dtype:

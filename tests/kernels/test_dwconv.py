@@ -244,3 +244,25 @@ def test_autocast_reaches_the_triton_ops_without_asking_torch_amp_is_autocast_av
     assert triton_calls["dwconv3d"] == 1
     meta = torch.empty(1, 2, 5, 4, 3, device="meta")  # no autocast on meta: PyTorch's conv, no question asked
     assert depthwise_conv3d(meta, w.to("meta"), None, 1, 1, backend="auto").shape == (1, 2, 5, 4, 3)
+
+
+def test_autocast_leaves_fp64_inputs_alone(monkeypatch, triton_calls):
+    """Autocast casts fp32, bf16 and fp16 convolutions only; ``F.conv3d`` keeps an fp64 one in fp64.
+    ``"auto"`` (routed here as on a CUDA tensor) then runs PyTorch in fp64; ``"triton"`` refuses
+    fp64 as it does outside autocast, rather than computing in bf16."""
+    import mednext.kernels as kernels
+
+    resolve = kernels.resolve_backend
+    monkeypatch.setattr(kernels, "resolve_backend", lambda backend, device, dtype: resolve(backend, "cuda", dtype))
+    x = torch.randn(1, 2, 5, 4, 3, dtype=torch.float64)
+    w = torch.randn(2, 1, 3, 3, 3, dtype=torch.float64)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert depthwise_conv_transpose3d(x.float(), w.float(), None, 1, 1).dtype == torch.bfloat16
+        assert triton_calls == {"dwconv3d_transpose": 1}  # auto runs Triton for an fp32 input
+        got = depthwise_conv_transpose3d(x, w, None, 1, 1, backend="auto")
+        want = F.conv_transpose3d(x, w, None, 1, 1, groups=2)
+        assert got.dtype == want.dtype == torch.float64
+        assert torch.equal(got, want)
+        with pytest.raises(ValueError, match="fp32, bf16 or fp16"):
+            depthwise_conv3d(x, w, None, 1, 1, backend="triton")
+    assert triton_calls == {"dwconv3d_transpose": 1}
