@@ -11,6 +11,8 @@ Backends (``dwconv=`` of :func:`mednext.create_mednext`):
   the CPU, slowly: for tests) and an fp32, bf16 or fp16 input.
 * ``"auto"`` (default): Triton for CUDA tensors of those dtypes when Triton imports, else PyTorch;
   on layer shapes where PyTorch's kernel measured faster (:mod:`mednext.kernels.choices`), PyTorch.
+  On ROCm (``torch.version.hip`` set) PyTorch: Triton's AMD backend refuses the TF32 precisions
+  of the band kernels (``"triton"`` by name still tries them).
 
 The modules :class:`DepthwiseConv3d` and :class:`DepthwiseConvTranspose3d` are ``nn.Conv3d`` /
 ``nn.ConvTranspose3d`` with the backend switch: same parameters, same state dict.
@@ -71,13 +73,15 @@ def check_backend(backend: str) -> str:
 def resolve_backend(backend: str, device: torch.device | str, dtype: torch.dtype = torch.float32) -> str:
     """The backend that runs for a tensor on ``device`` of ``dtype``: ``"torch"`` or ``"triton"``.
 
-    ``"auto"`` picks Triton only where it runs natively: CUDA, a supported dtype, Triton importable.
+    ``"auto"`` picks Triton only where it runs natively: CUDA, a supported dtype, Triton importable,
+    not ROCm (``torch.version.hip`` set; its Triton backend refuses the band kernels' TF32 precisions).
     """
     check_backend(backend)
     if backend != "auto":
         return backend
     device = torch.device(device)
-    if device.type == "cuda" and dtype in (torch.float32, torch.bfloat16, torch.float16) and triton_available():
+    if (device.type == "cuda" and torch.version.hip is None and dtype in (torch.float32, torch.bfloat16, torch.float16)
+            and triton_available()):
         return "triton"
     return "torch"
 

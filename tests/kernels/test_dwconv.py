@@ -266,3 +266,13 @@ def test_autocast_leaves_fp64_inputs_alone(monkeypatch, triton_calls):
         with pytest.raises(ValueError, match="fp32, bf16 or fp16"):
             depthwise_conv3d(x, w, None, 1, 1, backend="triton")
     assert triton_calls == {"dwconv3d_transpose": 1}
+
+
+def test_auto_backend_is_torch_on_rocm(monkeypatch):
+    """ROCm tensors are "cuda" too, but Triton's AMD backend refuses the band kernels' TF32 precisions."""
+    monkeypatch.setattr(torch.version, "hip", None)
+    assert resolve_backend("auto", "cuda", torch.float32) == "triton"  # Triton imports here (interpreted)
+    monkeypatch.setattr(torch.version, "hip", "6.2.41133")
+    assert resolve_backend("auto", "cuda", torch.float32) == "torch"
+    assert resolve_backend("auto", "cuda", torch.bfloat16) == "torch"
+    assert resolve_backend("triton", "cuda") == "triton"  # asked for by name: still Triton
