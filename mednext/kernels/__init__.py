@@ -86,7 +86,27 @@ def resolve_backend(backend: str, device: torch.device | str, dtype: torch.dtype
     return "torch"
 
 
-def _check(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: int, padding: int) -> None:
+def _output_extents(x: torch.Tensor, k: int, stride: int, padding: int, transposed: bool) -> list[int]:
+    """The output's D, H, W extents: of ``F.conv_transpose3d`` if ``transposed``, else of ``F.conv3d``."""
+    if transposed:
+        return [(s - 1) * stride - 2 * padding + k for s in x.shape[2:]]
+    return [(s + 2 * padding - k) // stride + 1 for s in x.shape[2:]]
+
+
+def _check_extents(x: torch.Tensor, k: int, stride: int, padding: int, transposed: bool) -> None:
+    """Refuse an empty spatial axis or an empty (or negative) output extent, as ``F.conv3d`` does."""
+    out = _output_extents(x, k, stride, padding, transposed)
+    if min(*x.shape[2:], *out) < 1:
+        name, fix = ("conv_transpose3d", "a smaller padding") if transposed else ("conv3d", "more padding")
+        raise ValueError(
+            f"depthwise {name} of input shape {tuple(x.shape)} with kernel {k}, stride {stride}, padding {padding} "
+            f"gives output extents {tuple(out)}: every spatial extent of the input and the output must be at "
+            f"least 1; use a larger input or {fix}"
+        )
+
+
+def _check(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: int, padding: int,
+           transposed: bool = False) -> None:
     """Refuse what the kernels do not compute, naming the problem (never a silent wrong result)."""
     if x.ndim != 5:
         raise ValueError(f"depthwise conv3d expects a 5-D input (N, C, D, H, W), got shape {tuple(x.shape)}")
@@ -112,6 +132,7 @@ def _check(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, str
         raise ValueError(f"bias must have shape ({channels},), got {tuple(bias.shape)}")
     if not (isinstance(stride, int) and stride >= 1 and isinstance(padding, int) and padding >= 0):
         raise ValueError(f"stride must be a positive int and padding a non-negative int, got {stride!r}, {padding!r}")
+    _check_extents(x, k, stride, padding, transposed)
     if x.device.type != "cuda" and not _interpreting():
         raise ValueError(
             f"dwconv='triton' runs on CUDA tensors (got {x.device}); set TRITON_INTERPRET=1 before importing "
@@ -155,12 +176,12 @@ def _triton_choice(kind: str, backend: str, x: torch.Tensor, stride: int, k: int
     return None if backend == "auto" and auto == "torch" else kernel
 
 
-def _triton_operands(x, weight, bias, stride: int, padding: int, kernel: str):
+def _triton_operands(x, weight, bias, stride: int, padding: int, kernel: str, transposed: bool = False):
     """The operands as the Triton ops take them (autocast applied, checked, contiguous), and whether
     the band kernels run (``kernel`` unless a test or benchmark forces a family:
     :func:`triton_dwconv.use_band`)."""
     x, weight, bias = _autocast(x, weight, bias)
-    _check(x, weight, bias, stride, padding)
+    _check(x, weight, bias, stride, padding, transposed)
     bias = None if bias is None else bias.contiguous()  # the kernels read b_ptr + c
     return x.contiguous(), weight.contiguous(), bias, _triton_module().use_band(kernel)
 
@@ -185,8 +206,8 @@ def depthwise_conv_transpose3d(
     kernel = _triton_choice("transpose", backend, x, stride, weight.shape[-1])
     if kernel is None:
         return F.conv_transpose3d(x, weight, bias, stride, padding, groups=x.shape[1])
-    x, weight, bias, band = _triton_operands(x, weight, bias, stride, padding, kernel)
-    size = [(s - 1) * stride - 2 * padding + weight.shape[-1] for s in x.shape[2:]]
+    x, weight, bias, band = _triton_operands(x, weight, bias, stride, padding, kernel, transposed=True)
+    size = _output_extents(x, weight.shape[-1], stride, padding, transposed=True)
     return _triton_module().dwconv3d_transpose(x, weight, bias, stride, padding, size, band)
 
 

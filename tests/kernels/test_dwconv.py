@@ -5,6 +5,8 @@ tests/conftest.py), one program instance after the other: shapes stay tiny. Each
 both kernel families, ``direct`` and ``band`` (``triton_dwconv.KERNEL``).
 """
 
+import re
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -134,6 +136,33 @@ def test_bad_inputs_are_refused_by_name():
         depthwise_conv3d(x, w, torch.randn(2), 1, 1, backend="triton")
     with pytest.raises(ValueError, match="backend"):
         depthwise_conv3d(x, w, None, 1, 1, backend="cuda")
+
+
+@pytest.mark.parametrize("op, shape, k, stride, padding", [
+    ("conv", (1, 2, 2, 4, 3), 5, 1, 0),  # input smaller than the kernel: negative output extents
+    ("conv", (1, 2, 4, 4, 4), 5, 1, 0),  # output extent 0
+    ("conv", (1, 2, 0, 4, 4), 3, 1, 1),  # an empty spatial axis
+    ("conv", (1, 2, 4, 0, 4), 3, 2, 2),  # an empty spatial axis, padded to a non-empty output
+    ("transpose", (1, 2, 0, 4, 4), 3, 1, 1),
+    ("transpose", (1, 2, 1, 4, 4), 1, 1, 1),  # output extent -1
+])
+def test_degenerate_spatial_shapes_are_refused_by_name(op, shape, k, stride, padding):
+    x = torch.randn(*shape)
+    w = torch.randn(2, 1, k, k, k)
+    message = rf"input shape {re.escape(str(shape))} with kernel {k}, stride {stride}, padding {padding}"
+    with pytest.raises(ValueError, match=message):
+        OPS[op][0](x, w, None, stride, padding, backend="triton")
+
+
+@pytest.mark.parametrize("op", ["conv", "transpose"])
+def test_empty_batch_equals_pytorch(op, kernel):
+    x = torch.randn(0, 2, 3, 4, 5, requires_grad=True)
+    w = torch.randn(2, 1, 3, 3, 3, requires_grad=True)
+    ours, ref = OPS[op]
+    y = ours(x, w, None, 2, 1, backend="triton")
+    assert y.shape == ref(x, w, None, 2, 1, groups=2).shape
+    dx, dw = torch.autograd.grad(y.sum(), (x, w))
+    assert dx.shape == x.shape and torch.equal(dw, torch.zeros_like(w))
 
 
 def test_auto_backend_is_torch_off_cuda():
