@@ -118,13 +118,20 @@ def _measure(cfg: dict) -> dict:
             "peak_gib": peak / 2**30, "params_m": sum(p.numel() for p in model.parameters()) / 1e6}
 
 
+def _monai_version() -> str | None:
+    """MONAI's version, or None where it is not installed (only ``--impls monai`` needs it)."""
+    try:
+        import monai
+    except ImportError:
+        return None
+    return monai.__version__
+
+
 def _environment(device: str) -> dict:
     import torch
 
-    import monai
-
     env = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "python": platform.python_version(),
-           "torch": torch.__version__, "monai": monai.__version__, "seed": SEED, "host": platform.node()}
+           "torch": torch.__version__, "monai": _monai_version(), "seed": SEED, "host": platform.node()}
     from mednext.kernels import choices
 
     env["dwconv_choices"] = choices.table_source()
@@ -174,6 +181,10 @@ def main(argv=None) -> int:
     from mednext import VARIANTS
 
     env = _environment(args.device)
+    if "monai" in args.impls and env["monai"] is None:
+        p.error("--impls monai needs MONAI, which does not import here: pip install monai (on a GPU machine "
+                "without network, put its wheel in .whl/, which benchmarks/run_gpu.sh installs), or leave monai "
+                "out of --impls")
     print("  ".join(f"{k}={v}" for k, v in env.items()), flush=True)
     rows = []
     for variant in args.variants:

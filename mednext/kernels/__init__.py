@@ -11,6 +11,8 @@ Backends (``dwconv=`` of :func:`mednext.create_mednext`):
   the CPU, slowly: for tests) and an fp32, bf16 or fp16 input.
 * ``"auto"`` (default): Triton for CUDA tensors of those dtypes when Triton imports, else PyTorch;
   on layer shapes where PyTorch's kernel measured faster (:mod:`mednext.kernels.choices`), PyTorch.
+  On ROCm (``torch.version.hip`` set) PyTorch: Triton's AMD backend refuses the TF32 precisions
+  of the band kernels (``"triton"`` by name still tries them).
 
 The modules :class:`DepthwiseConv3d` and :class:`DepthwiseConvTranspose3d` are ``nn.Conv3d`` /
 ``nn.ConvTranspose3d`` with the backend switch: same parameters, same state dict.
@@ -71,18 +73,40 @@ def check_backend(backend: str) -> str:
 def resolve_backend(backend: str, device: torch.device | str, dtype: torch.dtype = torch.float32) -> str:
     """The backend that runs for a tensor on ``device`` of ``dtype``: ``"torch"`` or ``"triton"``.
 
-    ``"auto"`` picks Triton only where it runs natively: CUDA, a supported dtype, Triton importable.
+    ``"auto"`` picks Triton only where it runs natively: CUDA, a supported dtype, Triton importable,
+    not ROCm (``torch.version.hip`` set; its Triton backend refuses the band kernels' TF32 precisions).
     """
     check_backend(backend)
     if backend != "auto":
         return backend
     device = torch.device(device)
-    if device.type == "cuda" and dtype in (torch.float32, torch.bfloat16, torch.float16) and triton_available():
+    if (device.type == "cuda" and torch.version.hip is None and dtype in (torch.float32, torch.bfloat16, torch.float16)
+            and triton_available()):
         return "triton"
     return "torch"
 
 
-def _check(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: int, padding: int) -> None:
+def _output_extents(x: torch.Tensor, k: int, stride: int, padding: int, transposed: bool) -> list[int]:
+    """The output's D, H, W extents: of ``F.conv_transpose3d`` if ``transposed``, else of ``F.conv3d``."""
+    if transposed:
+        return [(s - 1) * stride - 2 * padding + k for s in x.shape[2:]]
+    return [(s + 2 * padding - k) // stride + 1 for s in x.shape[2:]]
+
+
+def _check_extents(x: torch.Tensor, k: int, stride: int, padding: int, transposed: bool) -> None:
+    """Refuse an empty spatial axis or an empty (or negative) output extent, as ``F.conv3d`` does."""
+    out = _output_extents(x, k, stride, padding, transposed)
+    if min(*x.shape[2:], *out) < 1:
+        name, fix = ("conv_transpose3d", "a smaller padding") if transposed else ("conv3d", "more padding")
+        raise ValueError(
+            f"depthwise {name} of input shape {tuple(x.shape)} with kernel {k}, stride {stride}, padding {padding} "
+            f"gives output extents {tuple(out)}: every spatial extent of the input and the output must be at "
+            f"least 1; use a larger input or {fix}"
+        )
+
+
+def _check(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: int, padding: int,
+           transposed: bool = False) -> None:
     """Refuse what the kernels do not compute, naming the problem (never a silent wrong result)."""
     if x.ndim != 5:
         raise ValueError(f"depthwise conv3d expects a 5-D input (N, C, D, H, W), got shape {tuple(x.shape)}")
@@ -108,6 +132,7 @@ def _check(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, str
         raise ValueError(f"bias must have shape ({channels},), got {tuple(bias.shape)}")
     if not (isinstance(stride, int) and stride >= 1 and isinstance(padding, int) and padding >= 0):
         raise ValueError(f"stride must be a positive int and padding a non-negative int, got {stride!r}, {padding!r}")
+    _check_extents(x, k, stride, padding, transposed)
     if x.device.type != "cuda" and not _interpreting():
         raise ValueError(
             f"dwconv='triton' runs on CUDA tensors (got {x.device}); set TRITON_INTERPRET=1 before importing "
@@ -115,12 +140,16 @@ def _check(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, str
         )
 
 
+_AUTOCAST_DTYPES = (torch.float32, torch.bfloat16, torch.float16)  # what autocast casts (not fp64)
+
+
 def _autocasting(x: torch.Tensor) -> bool:
     """Whether an autocast region is active for ``x``'s device: CUDA, or the CPU of the interpreted
     kernels; other devices (``meta`` has no autocast) run PyTorch's convolution, which autocasts itself.
+    Only for fp32, bf16 and fp16 inputs: autocast leaves fp64 ones alone, as it does for ``F.conv3d``.
     (Not ``torch.amp.is_autocast_available``: torch.compile of torch 2.11 breaks the graph there.)"""
     device = x.device.type
-    return device in ("cuda", "cpu") and torch.is_autocast_enabled(device)
+    return device in ("cuda", "cpu") and x.dtype in _AUTOCAST_DTYPES and torch.is_autocast_enabled(device)
 
 
 def _compute_dtype(x: torch.Tensor) -> torch.dtype:
@@ -147,12 +176,13 @@ def _triton_choice(kind: str, backend: str, x: torch.Tensor, stride: int, k: int
     return None if backend == "auto" and auto == "torch" else kernel
 
 
-def _triton_operands(x, weight, bias, stride: int, padding: int, kernel: str):
+def _triton_operands(x, weight, bias, stride: int, padding: int, kernel: str, transposed: bool = False):
     """The operands as the Triton ops take them (autocast applied, checked, contiguous), and whether
     the band kernels run (``kernel`` unless a test or benchmark forces a family:
     :func:`triton_dwconv.use_band`)."""
     x, weight, bias = _autocast(x, weight, bias)
-    _check(x, weight, bias, stride, padding)
+    _check(x, weight, bias, stride, padding, transposed)
+    bias = None if bias is None else bias.contiguous()  # the kernels read b_ptr + c
     return x.contiguous(), weight.contiguous(), bias, _triton_module().use_band(kernel)
 
 
@@ -176,8 +206,8 @@ def depthwise_conv_transpose3d(
     kernel = _triton_choice("transpose", backend, x, stride, weight.shape[-1])
     if kernel is None:
         return F.conv_transpose3d(x, weight, bias, stride, padding, groups=x.shape[1])
-    x, weight, bias, band = _triton_operands(x, weight, bias, stride, padding, kernel)
-    size = [(s - 1) * stride - 2 * padding + weight.shape[-1] for s in x.shape[2:]]
+    x, weight, bias, band = _triton_operands(x, weight, bias, stride, padding, kernel, transposed=True)
+    size = _output_extents(x, weight.shape[-1], stride, padding, transposed=True)
     return _triton_module().dwconv3d_transpose(x, weight, bias, stride, padding, size, band)
 
 

@@ -2,9 +2,13 @@
 
 ``benchmarks/bench_dwconv.py`` times every depthwise convolution MedNeXt has at its real shape
 (128^3 patch, batch 2; kernel 3 and 5; fp32 and bf16) with PyTorch's kernel and with each of our
-Triton kernel families, and writes the fastest choice per shape to ``choices.json``; the file
-beside this module is that output of a run on a GPU, committed (its ``measured`` field names the
-GPU, versions and date). Two choices per layer shape:
+Triton kernel families, and writes the fastest choice per shape to ``choices.json``. The file
+beside this module is that output of a run on a GPU, committed: its rows as the run wrote them
+(``bench_dwconv.choices`` of ``benchmarks/records/2026-11-27-h100-band-dwconv.json`` gives them
+again); its ``measured`` field (GPU, versions, date) as the run wrote it plus a suffix added by
+hand, ", cudnn.benchmark off (PyTorch's times; see benchmarks/RESULTS.md)", since the script of
+that run did not record the cudnn.benchmark setting (it now turns it on and says so). Two
+choices per layer shape:
 
 * ``kernel``: the Triton kernel family that ``dwconv="triton"`` (and ``"auto"``, where it runs
   Triton) uses for the layer's forward, input and weight gradient, ``"band"`` or ``"direct"``

@@ -5,6 +5,8 @@ tests/conftest.py), one program instance after the other: shapes stay tiny. Each
 both kernel families, ``direct`` and ``band`` (``triton_dwconv.KERNEL``).
 """
 
+import re
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -74,6 +76,25 @@ def test_half_precision_inputs_accumulate_in_fp32(dtype, kernel, triton_calls):
 
 
 @pytest.mark.parametrize("op", ["conv", "transpose"])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_non_contiguous_bias_equals_pytorch(op, stride, kernel):
+    """A strided bias (every other element of a buffer) is read by its values, not its storage."""
+    x = torch.randn(1, 2, 4, 3, 5, requires_grad=True)
+    w = torch.randn(2, 1, 3, 3, 3, requires_grad=True)
+    b = torch.randn(4)[::2].requires_grad_()
+    assert not b.is_contiguous()
+    ours, ref = OPS[op]
+    y = ours(x, w, b, stride, 1, backend="triton")
+    g = torch.randn_like(y)
+    grads = torch.autograd.grad(y, (x, w, b), g)
+    ref_in = [t.detach().double().requires_grad_() for t in (x, w, b)]
+    y_ref = ref(*ref_in, stride=stride, padding=1, groups=2)
+    grads_ref = torch.autograd.grad(y_ref, ref_in, g.double())
+    for name, a, r in zip(("output", "input grad", "weight grad", "bias grad"), (y, *grads), (y_ref, *grads_ref)):
+        assert _rel(a, r) < 1e-5, f"{name}: relative error {_rel(a, r):.2e}"
+
+
+@pytest.mark.parametrize("op", ["conv", "transpose"])
 def test_weight_gradient_is_deterministic(op, kernel):
     x = torch.randn(2, 2, 7, 5, 6)
     w = torch.randn(2, 1, 3, 3, 3, requires_grad=True)
@@ -115,6 +136,33 @@ def test_bad_inputs_are_refused_by_name():
         depthwise_conv3d(x, w, torch.randn(2), 1, 1, backend="triton")
     with pytest.raises(ValueError, match="backend"):
         depthwise_conv3d(x, w, None, 1, 1, backend="cuda")
+
+
+@pytest.mark.parametrize("op, shape, k, stride, padding", [
+    ("conv", (1, 2, 2, 4, 3), 5, 1, 0),  # input smaller than the kernel: negative output extents
+    ("conv", (1, 2, 4, 4, 4), 5, 1, 0),  # output extent 0
+    ("conv", (1, 2, 0, 4, 4), 3, 1, 1),  # an empty spatial axis
+    ("conv", (1, 2, 4, 0, 4), 3, 2, 2),  # an empty spatial axis, padded to a non-empty output
+    ("transpose", (1, 2, 0, 4, 4), 3, 1, 1),
+    ("transpose", (1, 2, 1, 4, 4), 1, 1, 1),  # output extent -1
+])
+def test_degenerate_spatial_shapes_are_refused_by_name(op, shape, k, stride, padding):
+    x = torch.randn(*shape)
+    w = torch.randn(2, 1, k, k, k)
+    message = rf"input shape {re.escape(str(shape))} with kernel {k}, stride {stride}, padding {padding}"
+    with pytest.raises(ValueError, match=message):
+        OPS[op][0](x, w, None, stride, padding, backend="triton")
+
+
+@pytest.mark.parametrize("op", ["conv", "transpose"])
+def test_empty_batch_equals_pytorch(op, kernel):
+    x = torch.randn(0, 2, 3, 4, 5, requires_grad=True)
+    w = torch.randn(2, 1, 3, 3, 3, requires_grad=True)
+    ours, ref = OPS[op]
+    y = ours(x, w, None, 2, 1, backend="triton")
+    assert y.shape == ref(x, w, None, 2, 1, groups=2).shape
+    dx, dw = torch.autograd.grad(y.sum(), (x, w))
+    assert dx.shape == x.shape and torch.equal(dw, torch.zeros_like(w))
 
 
 def test_auto_backend_is_torch_off_cuda():
@@ -225,3 +273,35 @@ def test_autocast_reaches_the_triton_ops_without_asking_torch_amp_is_autocast_av
     assert triton_calls["dwconv3d"] == 1
     meta = torch.empty(1, 2, 5, 4, 3, device="meta")  # no autocast on meta: PyTorch's conv, no question asked
     assert depthwise_conv3d(meta, w.to("meta"), None, 1, 1, backend="auto").shape == (1, 2, 5, 4, 3)
+
+
+def test_autocast_leaves_fp64_inputs_alone(monkeypatch, triton_calls):
+    """Autocast casts fp32, bf16 and fp16 convolutions only; ``F.conv3d`` keeps an fp64 one in fp64.
+    ``"auto"`` (routed here as on a CUDA tensor) then runs PyTorch in fp64; ``"triton"`` refuses
+    fp64 as it does outside autocast, rather than computing in bf16."""
+    import mednext.kernels as kernels
+
+    resolve = kernels.resolve_backend
+    monkeypatch.setattr(kernels, "resolve_backend", lambda backend, device, dtype: resolve(backend, "cuda", dtype))
+    x = torch.randn(1, 2, 5, 4, 3, dtype=torch.float64)
+    w = torch.randn(2, 1, 3, 3, 3, dtype=torch.float64)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert depthwise_conv_transpose3d(x.float(), w.float(), None, 1, 1).dtype == torch.bfloat16
+        assert triton_calls == {"dwconv3d_transpose": 1}  # auto runs Triton for an fp32 input
+        got = depthwise_conv_transpose3d(x, w, None, 1, 1, backend="auto")
+        want = F.conv_transpose3d(x, w, None, 1, 1, groups=2)
+        assert got.dtype == want.dtype == torch.float64
+        assert torch.equal(got, want)
+        with pytest.raises(ValueError, match="fp32, bf16 or fp16"):
+            depthwise_conv3d(x, w, None, 1, 1, backend="triton")
+    assert triton_calls == {"dwconv3d_transpose": 1}
+
+
+def test_auto_backend_is_torch_on_rocm(monkeypatch):
+    """ROCm tensors are "cuda" too, but Triton's AMD backend refuses the band kernels' TF32 precisions."""
+    monkeypatch.setattr(torch.version, "hip", None)
+    assert resolve_backend("auto", "cuda", torch.float32) == "triton"  # Triton imports here (interpreted)
+    monkeypatch.setattr(torch.version, "hip", "6.2.41133")
+    assert resolve_backend("auto", "cuda", torch.float32) == "torch"
+    assert resolve_backend("auto", "cuda", torch.bfloat16) == "torch"
+    assert resolve_backend("triton", "cuda") == "triton"  # asked for by name: still Triton
