@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 BACKENDS = ("auto", "torch", "triton")
+DTYPES = (torch.float32, torch.bfloat16, torch.float16)  # what the kernels take, and what autocast casts (not fp64)
 
 
 _TRITON: list[ModuleType | None] = []  # filled on first use: the kernel module, or None without Triton
@@ -80,7 +81,7 @@ def resolve_backend(backend: str, device: torch.device | str, dtype: torch.dtype
     if backend != "auto":
         return backend
     device = torch.device(device)
-    if (device.type == "cuda" and torch.version.hip is None and dtype in (torch.float32, torch.bfloat16, torch.float16)
+    if (device.type == "cuda" and torch.version.hip is None and dtype in DTYPES
             and triton_available()):
         return "triton"
     return "torch"
@@ -140,16 +141,13 @@ def _check(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, str
         )
 
 
-_AUTOCAST_DTYPES = (torch.float32, torch.bfloat16, torch.float16)  # what autocast casts (not fp64)
-
-
 def _autocasting(x: torch.Tensor) -> bool:
     """Whether an autocast region is active for ``x``'s device: CUDA, or the CPU of the interpreted
     kernels; other devices (``meta`` has no autocast) run PyTorch's convolution, which autocasts itself.
     Only for fp32, bf16 and fp16 inputs: autocast leaves fp64 ones alone, as it does for ``F.conv3d``.
     (Not ``torch.amp.is_autocast_available``: torch.compile of torch 2.11 breaks the graph there.)"""
     device = x.device.type
-    return device in ("cuda", "cpu") and x.dtype in _AUTOCAST_DTYPES and torch.is_autocast_enabled(device)
+    return device in ("cuda", "cpu") and x.dtype in DTYPES and torch.is_autocast_enabled(device)
 
 
 def _compute_dtype(x: torch.Tensor) -> torch.dtype:

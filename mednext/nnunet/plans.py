@@ -150,15 +150,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = vars(p.parse_args(argv))
     datasets, preprocess, workers = settings.pop("dataset"), not settings.pop("no_preprocess"), settings.pop("num_processes")
     for dataset in datasets:
+        dataset = int(dataset) if dataset.isdigit() else dataset
         problem = _not_plannable(dataset)
         if problem:
             print(f"error: mednext-plan: {problem}", file=sys.stderr)
             return 1
-        plan_mednext(int(dataset) if dataset.isdigit() else dataset, preprocess, workers, **settings)
+        plan_mednext(dataset, preprocess, workers, **settings)
     return 0
 
 
-def _not_plannable(dataset: str) -> str | None:
+def _not_plannable(dataset: int | str) -> str | None:
     """Why nnU-Net's planner cannot start on ``dataset`` (an id or name), with the fix; None when it can."""
     from nnunetv2.utilities.dataset_name_id_conversion import maybe_convert_to_dataset_name
 
@@ -169,7 +170,7 @@ def _not_plannable(dataset: str) -> str | None:
     nnUNet_raw, nnUNet_preprocessed = os.environ["nnUNet_raw"], os.environ["nnUNet_preprocessed"]
     folders = f"nnUNet_raw={nnUNet_raw}, nnUNet_preprocessed={nnUNet_preprocessed}"
     try:
-        name = maybe_convert_to_dataset_name(int(dataset) if dataset.isdigit() else dataset)
+        name = maybe_convert_to_dataset_name(dataset)
     except RuntimeError:
         return f"no dataset {dataset} in nnUNet_raw or nnUNet_preprocessed ({folders}); set those variables"
     fingerprint = join(nnUNet_preprocessed, name, "dataset_fingerprint.json")

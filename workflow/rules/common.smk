@@ -1,5 +1,6 @@
 # Configuration validation, names and paths shared by every stage. A run's identity (trainer,
 # plans, configuration, folder, source run, budget, learning rate) comes from mednext.nnunet.runspec.
+import json
 import os
 import re
 
@@ -49,6 +50,7 @@ def as_top_level(value):
 update_config(config, {k: as_top_level(v) for k, v in workflow.config_settings.config.items()
                        if isinstance(v, (dict, list))})
 
+
 def config_files():
     """Where this invocation's configuration comes from, for its error messages."""
     files = ", ".join(str(f) for f in workflow.configfiles) or "config/config.yaml"
@@ -60,11 +62,7 @@ def config_files():
 def canonical(value):
     """A config value as a param: dicts with sorted keys, so that the order keys are written in (or the
     schema fills defaults in) reruns nothing (Snakemake compares params by their repr)."""
-    if isinstance(value, dict):
-        return {k: canonical(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [canonical(v) for v in value]
-    return value
+    return json.loads(json.dumps(value, sort_keys=True))
 
 
 try:
@@ -154,14 +152,14 @@ def runs(dataset, model=None):
 
 
 for _d in DATASETS:
+    _specs = []
     for _m in models(_d, extended=True):  # the schema's pattern admits keys the registry has no model for
         try:
-            model_spec(_m)
+            _specs.append(model_spec(_m))
         except ValueError as err:
             raise WorkflowError(f"invalid configuration ({config_files()}): model {_m} of dataset {_d} "
                                 f"(models, extended_models or datasets.{_d}.models): {err}") from None
-    _trained = models(_d, extended=True)
-    _trained += [model_spec(m).depends_on for m in _trained if model_spec(m).depends_on]  # sources train too
+    _trained = [s.key for s in _specs] + [s.depends_on for s in _specs if s.depends_on]  # sources train too
     _unknown = sorted(set(ds_cfg(_d).get("model_budgets", {})) - set(_trained))
     if _unknown:
         raise WorkflowError(f"invalid configuration ({config_files()}): datasets.{_d}.model_budgets names models "
