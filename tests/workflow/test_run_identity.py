@@ -102,10 +102,27 @@ def test_an_edited_pinned_split_reruns_that_datasets_splits_and_trainings(done):
         fold = splits[0]
         fold["train"][0], fold["val"][0] = fold["val"][0], fold["train"][0]  # still every case, in other folds
         pinned.write_text(json.dumps(splits, indent=1))
-        assert _planned(done, _config()) == {"splits": 1, "train": 1, "oof_predictions": 1, "evaluate": 1, "table": 1,
-                                             "figures": 1, "ablations": 1, "paper": 1, "all": 1}
+        assert _planned(done, _config()) == {"splits": 1, "data_identity": 1, "train": 1, "oof_predictions": 1,
+                                             "evaluate": 1, "table": 1, "figures": 1, "ablations": 1, "paper": 1,
+                                             "all": 1}
     finally:
         pinned.unlink(missing_ok=True)
+    assert _planned(done, _config()) == {}
+
+
+def test_a_rule_before_training_that_runs_again_retrains_nothing(done):
+    """A newer rule script (a pull that edits it) reruns its rule (Snakemake's code trigger) and every rule after
+    it: the phantom, planning and the splits are written again, the same. No run trains again: its plans and
+    splits are ancient inputs of rule train, and what they hold is its input data_identity.json."""
+    checkpoints = sorted(done.glob("resources/res/**/checkpoint_final.pth"))
+    before = {p: _digest(p) for p in checkpoints}
+    os.utime(done / "workflow/scripts/phantom_dataset.py")  # newer than every file the first run wrote
+    planned = _planned(done, _config())
+    assert planned["phantom_dataset"] == 2 and planned["plan_nnunet"] == 2 and planned["splits"] == 2
+    assert "train" not in planned, planned
+    proc = snakemake(done)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert {p: _digest(p) for p in checkpoints} == before and len(before) == 2
     assert _planned(done, _config()) == {}
 
 

@@ -8,6 +8,7 @@ import jsonschema
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, update_config, validate
 
+from mednext.data.download import sha256_of
 from mednext.data.splits import pinned_identity
 from mednext.nnunet.env import ext_trainer_value
 from mednext.nnunet.notice import FINAL_VARIABLE, NOTICE_VARIABLE
@@ -209,9 +210,40 @@ def cpu_resources(rule_name):
     return {key: res(rule_name, key) for key in ("runtime", "mem_mb", "cpus_per_task")}
 
 
-def pinned_splits_file(wc):
+def pinned_splits_file(folder):
     """The shipped (or first-run recorded) 5-fold splits of a dataset folder's dataset (mednext.data.splits)."""
-    return f"config/splits/{KEY_OF_FOLDER[wc.ds]}.json"
+    return f"config/splits/{KEY_OF_FOLDER[folder]}.json"
+
+
+def phantom_settings(folder):
+    return canonical(ds_cfg(KEY_OF_FOLDER[folder])["phantom"])
+
+
+def source_file(dataset):
+    """Which file of a paper dataset's source, not where from: a mirror's address changes no byte
+    (config/checksums pins them); the download script takes the rest of datasets.<key>.source from the config."""
+    return {k: v for k, v in ds_cfg(dataset).get("source", {}).items() if k == "file"}
+
+
+def conversion_settings(folder):
+    return canonical({k: v for k, v in ds_cfg(KEY_OF_FOLDER[folder]).items() if k in ("cases", "region_based")})
+
+
+def user_dataset_json(folder):
+    return os.path.join(ds_cfg(KEY_OF_FOLDER[folder])["path"], "dataset.json")
+
+
+def data_identity(folder):
+    """What the runs on a dataset folder train on, from the config and the files it names: the data (the
+    phantom's settings; the source file and conversion settings; the sha256 of a user dataset's dataset.json)
+    and the pinned splits (rule data_identity)."""
+    if folder in PHANTOMS:
+        data = phantom_settings(folder)
+    elif folder in USER:
+        data = sha256_of(user_dataset_json(folder)) if os.path.isfile(user_dataset_json(folder)) else None
+    else:
+        data = {"source": source_file(KEY_OF_FOLDER[folder]), "conversion": conversion_settings(folder)}
+    return canonical({"data": data, "splits": pinned_identity(pinned_splits_file(folder))})
 
 
 def per_case_csvs(dataset, keys=None):

@@ -29,7 +29,7 @@ rule phantom_dataset:
     wildcard_constraints:
         ds="|".join(PHANTOMS) or NONE,
     params:
-        cfg=lambda wc: canonical(ds_cfg(KEY_OF_FOLDER[wc.ds])["phantom"]),
+        cfg=lambda wc: phantom_settings(wc.ds),
     priority: ACQUIRE_FIRST
     resources:
         **cpu_resources("phantom_dataset"),
@@ -52,7 +52,7 @@ for _folder in USER:
 
 rule link_user_dataset:
     input:
-        lambda wc: os.path.join(ds_cfg(KEY_OF_FOLDER[wc.ds])["path"], "dataset.json"),  # edited: linked again
+        lambda wc: user_dataset_json(wc.ds),  # edited: linked again
     output:
         f"{RAW}/{{ds}}/dataset.json",  # a copy: Snakemake deletes a job's outputs before it reruns it
     wildcard_constraints:
@@ -91,9 +91,7 @@ rule download:
         dataset="|".join(KEY_OF_FOLDER[f] for f in DOWNLOADED) or NONE,
     priority: ACQUIRE_FIRST
     params:
-        # which file, not where from: a mirror's address changes no byte (config/checksums pins them); the script
-        # takes the rest of datasets.<key>.source from the config
-        file=lambda wc: {k: v for k, v in ds_cfg(wc.dataset).get("source", {}).items() if k == "file"},
+        file=lambda wc: source_file(wc.dataset),
     resources:
         **cpu_resources("download"),
     conda:
@@ -115,8 +113,7 @@ rule convert_dataset:
         ds="|".join(DOWNLOADED) or NONE,
     params:
         dataset=lambda wc: KEY_OF_FOLDER[wc.ds],
-        settings=lambda wc: canonical({k: v for k, v in ds_cfg(KEY_OF_FOLDER[wc.ds]).items()
-                                       if k in ("cases", "region_based")}),
+        settings=lambda wc: conversion_settings(wc.ds),
     priority: ACQUIRE_FIRST
     resources:
         **cpu_resources("convert_dataset"),
@@ -146,3 +143,23 @@ rule check_raw_dataset:
         f"{BENCH}/check_raw_dataset/{{ds}}.tsv"
     shell:
         "python -m mednext.data.validate $(dirname {input}) {output} > {log} 2>&1"
+
+
+# The one input of rule train that says whether its data changed. Its plans and splits are ancient inputs: a rule
+# before training that runs again without a change of the data (a newer rule script after a pull, a new planning
+# configuration, deleted downloads) writes them again but retrains nothing. This file has no inputs: it is written
+# again, and so retrains every run on the dataset (mednext.nnunet.inputs then refuses to resume their checkpoints),
+# only when its param changes. (A param of rule train would not do: Snakemake checks no job after one that runs
+# again, and skips them along ancient inputs.)
+rule data_identity:
+    output:
+        f"{PRE}/{{ds}}/data_identity.json",
+    params:
+        identity=lambda wc: json.dumps(data_identity(wc.ds), sort_keys=True),
+    localrule: True
+    conda:
+        ENV
+    log:
+        f"{LOGS}/data_identity/{{ds}}.log",
+    shell:
+        "printf '%s\\n' {params.identity:q} > {output} && echo 'wrote {output}' > {log}"

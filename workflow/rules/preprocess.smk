@@ -56,11 +56,11 @@ rule splits:
     output:
         f"{PRE}/{{ds}}/splits_final.json",
     params:
-        shipped=pinned_splits_file,
+        shipped=lambda wc: pinned_splits_file(wc.ds),
         record=lambda wc: wc.ds in DOWNLOADED,  # the paper's datasets: the first run writes the file
         # an edited pinned file reruns the splits and, through them, the dataset's trainings; the file a first
         # run records (nnU-Net's splits, which the runs trained on) reruns nothing
-        pinned=lambda wc: pinned_identity(pinned_splits_file(wc)),
+        pinned=lambda wc: pinned_identity(pinned_splits_file(wc.ds)),
     resources:
         **cpu_resources("splits"),
     conda:

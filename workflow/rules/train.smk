@@ -3,6 +3,8 @@
 # and "trained twice" jobs wait for the k3 job of the same fold. An interrupted job resumes with
 # --c; a checkpoint trained under other settings is refused, and one trained on other inputs (the data
 # or the source run changed since: mednext.nnunet.inputs) is removed and the run trained afresh.
+# A run trains again when its data or splits change (rule data_identity) or its source run trained
+# again, not when a rule before it merely ran again (a newer rule script after a pull, deleted downloads).
 #
 # Runs longer than one job (MedNeXt-L k5: 28-37 h of steps alone on an H100) continue by self-requeue.
 # The job asks for mednext.nnunet.requests' runtime (the run's estimate, capped at the cluster's
@@ -22,8 +24,10 @@
 
 rule train:
     input:
-        plans=lambda wc: f"{PRE}/{RUN[wc.run].dataset_folder}/{RUN[wc.run].plans}.json",
-        splits=lambda wc: f"{PRE}/{RUN[wc.run].dataset_folder}/splits_final.json",
+        # ancient: rewritten by a rule that ran again, they retrain nothing; what they hold is data_identity's
+        plans=lambda wc: ancient(f"{PRE}/{RUN[wc.run].dataset_folder}/{RUN[wc.run].plans}.json"),
+        splits=lambda wc: ancient(f"{PRE}/{RUN[wc.run].dataset_folder}/splits_final.json"),
+        data=lambda wc: f"{PRE}/{RUN[wc.run].dataset_folder}/data_identity.json",
         source=lambda wc: run_file(RUN[wc.run].source, "checkpoint_final.pth") if RUN[wc.run].source else [],
     output:
         checkpoint=f"{NNRES}/{{run}}/checkpoint_final.pth",
