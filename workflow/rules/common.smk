@@ -236,14 +236,14 @@ def user_dataset_json(folder):
 def data_identity(folder):
     """What the runs on a dataset folder train on, from the config and the files it names: the data (the
     phantom's settings; the source file and conversion settings; the sha256 of a user dataset's dataset.json)
-    and the pinned splits (rule data_identity)."""
+    and the pinned splits (rule data_identity, whose param is it as sorted-keys JSON)."""
     if folder in PHANTOMS:
         data = phantom_settings(folder)
     elif folder in USER:
         data = sha256_of(user_dataset_json(folder)) if os.path.isfile(user_dataset_json(folder)) else None
     else:
         data = {"source": source_file(KEY_OF_FOLDER[folder]), "conversion": conversion_settings(folder)}
-    return canonical({"data": data, "splits": pinned_identity(pinned_splits_file(folder))})
+    return {"data": data, "splits": pinned_identity(pinned_splits_file(folder))}
 
 
 def per_case_csvs(dataset, keys=None):
