@@ -188,6 +188,11 @@ wildcard_constraints:
     model=r"[A-Za-z0-9_]+",
 
 
+def of_dataset(pattern, folder):
+    """A per-dataset output pattern (``rules.X.output``, wildcard ``ds``) for one dataset folder."""
+    return expand(pattern, ds=folder)[0]
+
+
 def run_file(run, name):
     return f"{NNRES}/{run.folder}/{name}"
 

@@ -6,7 +6,7 @@
 rule oof_predictions:
     input:
         validation=lambda wc: [run_file(r, "validation") for r in runs(wc.dataset, wc.model)],
-        splits=lambda wc: f"{PRE}/{FOLDER[wc.dataset]}/splits_final.json",
+        splits=lambda wc: of_dataset(rules.splits.output[0], FOLDER[wc.dataset]),
     output:
         f"{RESULTS}/predictions/{{dataset}}/{{model}}.tsv",
     params:

@@ -26,8 +26,8 @@ rule train:
     input:
         # ancient: rewritten by a rule that ran again, they retrain nothing; what they hold is data_identity's
         plans=lambda wc: ancient(f"{PRE}/{RUN[wc.run].dataset_folder}/{RUN[wc.run].plans}.json"),
-        splits=lambda wc: ancient(f"{PRE}/{RUN[wc.run].dataset_folder}/splits_final.json"),
-        data=lambda wc: f"{PRE}/{RUN[wc.run].dataset_folder}/data_identity.json",
+        splits=lambda wc: ancient(of_dataset(rules.splits.output[0], RUN[wc.run].dataset_folder)),
+        data=lambda wc: of_dataset(rules.data_identity.output[0], RUN[wc.run].dataset_folder),
         source=lambda wc: run_file(RUN[wc.run].source, "checkpoint_final.pth") if RUN[wc.run].source else [],
     output:
         checkpoint=f"{NNRES}/{{run}}/checkpoint_final.pth",
