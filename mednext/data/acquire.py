@@ -42,8 +42,8 @@ from mednext.data.synapse import CredentialsError, SynapseAccess, synapse_access
 from mednext.data.validate import DatasetError
 from mednext.files import write_text_atomic
 
-__all__ = ["KITS19_COMMIT", "SOURCES", "AccessReport", "access_status", "convert", "convert_options", "download", "main",
-           "source_for"]
+__all__ = ["KITS19_COMMIT", "SOURCES", "AccessReport", "access_status", "convert", "convert_options", "download",
+           "download_source", "extraction_folder", "main", "paper_dataset", "source_for"]
 
 KITS19_COMMIT = "456b293435b25303bbc7995f094f83a0afdff0eb"  # neheller/kits19 with starter_code/get_imaging_v2.py
 
@@ -70,6 +70,28 @@ def source_for(dataset: str, overrides: dict | None = None) -> dict:
         raise DatasetError(f"datasets.{dataset}.source: unknown key(s) {sorted(unknown)}; "
                            f"{dataset} takes {sorted(SOURCES[dataset])}")
     return {**SOURCES[dataset], **(overrides or {})}
+
+
+def paper_dataset(key: str, dataset_config: dict) -> str:
+    """Which paper dataset a configured dataset is downloaded and converted as: ``of`` (a variant such as
+    ``brats21_regions: {of: brats21, region_based: true}``, trained beside ``brats21``), else its own key."""
+    return dataset_config.get("of", key)
+
+
+def download_source(dataset: str, datasets: dict) -> dict:
+    """The source overrides of paper dataset ``dataset`` among the configured ``datasets`` (key -> settings):
+    its variants share one download, so they must not name two sources."""
+    given = {k: c["source"] for k, c in datasets.items() if paper_dataset(k, c) == dataset and c.get("source")}
+    if len({json.dumps(s, sort_keys=True) for s in given.values()}) > 1:
+        raise DatasetError(f"datasets {', '.join(sorted(given))} are all {dataset}, downloaded once, but give different "
+                           f"`source` settings ({given}): give the same source to each, or to one of them only")
+    return next(iter(given.values()), {})
+
+
+def extraction_folder(downloads: str | Path, dataset: str, out_dir: str | Path) -> Path:
+    """Where ``convert`` extracts ``dataset``'s download for the raw folder ``out_dir``: one folder per raw
+    dataset, so that two variants of one download convert side by side."""
+    return Path(downloads) / dataset / f"extracted_{Path(out_dir).name}"
 
 
 def access_status(dataset: str, downloads: str | Path, overrides: dict | None = None) -> tuple[bool, str]:
@@ -223,11 +245,14 @@ def convert(dataset: str, downloads: str | Path, out_dir: str | Path, keep_extra
     except (json.JSONDecodeError, AttributeError) as err:
         raise DatasetError(f"{manifest}: not a download manifest ({err}); delete it and download again") from err
     try:
-        extracted = safe_extract(folder / name, folder / "extracted")
+        extracted = safe_extract(folder / name, extraction_folder(downloads, dataset, out_dir))
     except ArchiveError as err:  # its download.json stands: the workflow would not download it again
         raise ArchiveError(f"{err} Its download was verified before: delete {manifest} as well, so "
                            "that the workflow downloads it again.") from err
     log(f"extracted {folder / name} to {extracted}")
+    if (folder / "extracted").is_dir():  # where versions before one folder per raw dataset extracted to
+        shutil.rmtree(folder / "extracted")
+        log(f"removed the earlier extraction {folder / 'extracted'}")
     writer = RawDatasetWriter(out_dir, dataset)
     try:
         if dataset == "kits19":

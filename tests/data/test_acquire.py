@@ -13,7 +13,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from mednext.data.acquire import AccessReport, access_status, convert, convert_options, download
+from mednext.data.acquire import (AccessReport, access_status, convert, convert_options, download,
+                                   extraction_folder)
 from mednext.data.archives import ArchiveError, safe_extract
 from mednext.data.convert import ConversionError, RawDatasetWriter
 from mednext.data.download import ChecksumError, DownloadError, sha256_of
@@ -60,7 +61,7 @@ def test_btcv_from_synapse_mirror(tmp_path):
     record = json.loads((sums / "btcv.json").read_text())["files"]["RawData.zip"]
     assert record == {"size": len(archive), "sha256": sha256_of(src), "source": "synapse:syn3379050"}
     assert json.loads(manifest.read_text())["files"]["RawData.zip"]["status"] == "recorded"
-    assert not (tmp_path / "downloads" / "btcv" / "extracted").exists()
+    assert not list((tmp_path / "downloads" / "btcv").glob("*extracted*"))
     assert not list((tmp_path / "raw").glob(".*partial"))
 
 
@@ -278,8 +279,7 @@ def test_unsafe_tar_is_refused_and_nothing_is_written(tmp_path, kind):
     with pytest.raises(ArchiveError, match=r"BraTS2021_Training_Data\.tar: member .*(outside|absolute|link)"):
         convert("brats21", tmp_path / "dl", out, log=lambda *_: None)
     assert not (tmp_path / "escaped.txt").exists() and not Path("/tmp/escaped.txt").exists()
-    assert not out.exists() and not (tmp_path / "dl" / "brats21" / "extracted").exists()
-    assert not list((tmp_path / "dl" / "brats21").glob(".*extracting"))
+    assert not out.exists() and not list((tmp_path / "dl" / "brats21").glob("*extract*"))
 
 
 def test_zip_with_dotdot_is_refused(tmp_path):
@@ -326,7 +326,7 @@ def test_a_replaced_archive_is_extracted_again(tmp_path):
     archive = fakes.write(tmp_path / "downloads" / "btcv" / "RawData.zip", fakes.btcv_zip(bad_label=20))
     with pytest.raises(DatasetError, match=r"unknown label value\(s\) \[20\]"):
         _run(tmp_path, "btcv", "Dataset001_BTCV", synapse=NoSynapse())
-    assert (tmp_path / "downloads" / "btcv" / "extracted").is_dir()
+    assert (tmp_path / "downloads" / "btcv" / "extracted_Dataset001_BTCV").is_dir()
     fakes.write(archive, fakes.btcv_zip())
     shutil.rmtree(tmp_path / "checksums")  # it recorded the damaged archive's checksum
     _, out, _ = _run(tmp_path, "btcv", "Dataset001_BTCV", synapse=NoSynapse())
@@ -484,3 +484,18 @@ def test_access_report_logs_each_dataset_once(tmp_path, monkeypatch, caplog):
     silent = AccessReport(tmp_path / "dl", log=None)  # e.g. inside a cluster job: says and checks nothing
     silent("btcv")
     silent.check()
+
+
+def test_each_raw_dataset_extracts_into_its_own_folder_and_the_old_shared_one_goes(tmp_path):
+    """Variants of one download (datasets.<key>.of) convert at once: each extracts beside the download into
+    extracted_<raw folder>; the one shared folder earlier versions kept after a failed conversion is removed."""
+    fakes.write(tmp_path / "downloads" / "btcv" / "RawData.zip", fakes.btcv_zip())
+    old = fakes.write(tmp_path / "downloads" / "btcv" / "extracted" / "RawData" / "stale.txt", b"x")
+    download("btcv", tmp_path / "downloads", tmp_path / "checksums", synapse=NoSynapse(), log=lambda *_: None)
+    for folder in ("Dataset001_BTCV", "Dataset011_BTCVAgain"):
+        convert("btcv", tmp_path / "downloads", tmp_path / "raw" / folder, keep_extracted=True, log=lambda *_: None)
+        assert (extraction_folder(tmp_path / "downloads", "btcv", tmp_path / "raw" / folder) / "RawData").is_dir()
+        assert check_raw_dataset(tmp_path / "raw" / folder)["cases"] == 3
+    assert not old.parent.parent.exists()
+    assert sorted(p.name for p in (tmp_path / "downloads" / "btcv").iterdir()) == [
+        "RawData.zip", "download.json", "extracted_Dataset001_BTCV", "extracted_Dataset011_BTCVAgain"]

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -67,3 +68,42 @@ def test_bad_case_stops_the_rule_and_nothing_counts_as_converted(tmp_path):
     assert not list((wd / "resources" / "raw").glob(".*partial"))
     # the verified download is kept: after the source is fixed, only conversion would rerun
     assert (wd / "resources/downloads/btcv/download.json").is_file()
+
+
+def test_a_variant_converts_the_one_download_beside_its_paper_dataset(tmp_path):
+    """brats21 (here region-based) and brats21_plain (of: brats21, the official plain labels): one download, two raw
+    datasets, converted side by side (two cores: both conversions at once, each extracting into its own folder)."""
+    wd = _workdir(tmp_path)
+    cfg = yaml.safe_load((wd / "test.yaml").read_text())
+    cfg["datasets"] = {"brats21": {"id": 4, "name": "BraTS21", "region_based": True, "folds": [0], "patch": 32},
+                       "brats21_plain": {"id": 5, "name": "BraTS21Plain", "of": "brats21", "folds": [0], "patch": 32}}
+    (wd / "test.yaml").write_text(yaml.safe_dump(cfg))
+    checks = ["resources/pre/Dataset004_BraTS21/raw_dataset_check.json",
+              "resources/pre/Dataset005_BraTS21Plain/raw_dataset_check.json"]
+    tar = "/syn25829067/BraTS2021_Training_Data.tar"
+    with fakes.LocalServer({tar: fakes.brats_tar()}) as srv:
+        proc = subprocess.run(["snakemake", *checks, "--configfile", "test.yaml", "--cores", "2"], cwd=wd,
+                              env={**os.environ, "MEDNEXT_SYNAPSE_MIRROR": srv.base}, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert [path for path, _ in srv.requests] == [tar]  # downloaded once
+    regions = json.loads((wd / "resources/raw/Dataset004_BraTS21/dataset.json").read_text())
+    plain = json.loads((wd / "resources/raw/Dataset005_BraTS21Plain/dataset.json").read_text())
+    assert plain["labels"] == {"background": 0, "edema": 1, "non-enhancing tumor": 2, "enhancing tumor": 3}
+    assert regions["labels"]["whole tumor"] == [1, 2, 3] and regions["regions_class_order"] == [1, 2, 3]
+    for check in checks:
+        assert json.loads((wd / check).read_text())["cases"] == 2
+    assert sorted(p.name for p in (wd / "resources/downloads/brats21").iterdir()) == \
+        ["BraTS2021_Training_Data.tar", "download.json"]  # both extractions cleaned up
+    # the variant is evaluated on BraTS21's regions (as its paper dataset), not on its dataset.json's labels (edema,
+    # non-enhancing tumor, enhancing tumor): predictions equal to the references score 1 on exactly these regions
+    labels = sorted((wd / "resources/raw/Dataset005_BraTS21Plain/labelsTr").iterdir())
+    listing = wd / "results/predictions/brats21_plain/mednext_S_k3.tsv"
+    listing.parent.mkdir(parents=True)
+    listing.write_text("case\tfold\tpath\n" + "".join(f"{p.name[:-7]}\t0\t{p}\n" for p in labels))
+    proc = subprocess.run(["snakemake", "results/per_case/brats21_plain/mednext_S_k3.csv", "--configfile",
+                           "test.yaml", "--cores", "1", "--allowed-rules", "evaluate"], cwd=wd, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    per_case = pd.read_csv(wd / "results/per_case/brats21_plain/mednext_S_k3.csv")
+    assert sorted(set(per_case["region"])) == ["enhancing tumor", "tumor core", "whole tumor"]
+    assert len(per_case) == 2 * 3 and (per_case[["paper_dice", "physical_dice"]] == 1).all().all()

@@ -59,7 +59,7 @@ def _workflow_evaluate(kits, out, monkeypatch):
     """The workflow's rule evaluate, its script run as Snakemake runs it (a ``snakemake`` object injected)."""
     sm = SimpleNamespace(input=SimpleNamespace(predictions=str(kits.manifest),
                                                dataset_json=str(kits.raw / "dataset.json")),
-                         params=SimpleNamespace(labels=str(kits.raw / "labelsTr"), tolerance=1.0),
+                         params=SimpleNamespace(labels=str(kits.raw / "labelsTr"), tolerance=1.0, classes_of="kits19"),
                          wildcards=SimpleNamespace(dataset="kits19", model="mednext_B_k3"),
                          log=[str(kits.root / "evaluate.log")], output=[str(out)])
     # the script sends stdout and stderr to its log (restored right after) and imports its sibling

@@ -292,6 +292,40 @@ def test_two_datasets_with_one_id_are_refused(workdir, tmp_path):
     assert "datasets mine and phantom both have id 900" in proc.stdout + proc.stderr
 
 
+def test_a_variant_shares_its_paper_datasets_download_and_trains_its_own_runs(workdir, tmp_path):
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg.update(models=["mednext_S_k3"], ablation_datasets=[], datasets={
+        "brats21": {"id": 4, "name": "BraTS21", "folds": [0]},
+        "brats21_regions": {"id": 5, "name": "BraTS21Regions", "of": "brats21", "region_based": True, "folds": [0]}})
+    variant = tmp_path / "variant.yaml"
+    variant.write_text(yaml.safe_dump(cfg))
+    proc = _snakemake(workdir, "all", "-n", "--configfile", str(variant))
+    assert proc.returncode == 0, proc.stderr
+    counts = _job_counts(proc.stdout)
+    assert counts["download"] == 1 and counts["convert_dataset"] == 2
+    converts = [b for b in re.split(r"^(?=rule \w+:$)", proc.stdout, flags=re.M) if b.startswith("rule convert_dataset:")]
+    assert all(re.search(r"^\s+input: resources/downloads/brats21/download.json$", b, re.M) for b in converts)
+    assert set(_train_jobs(workdir, "all", "--configfile", str(variant))) == {
+        f"{d}/nnUNetTrainerMedNeXt_S_k3__nnUNetPlans_MedNeXt__3d_fullres/fold_0"
+        for d in ("Dataset004_BraTS21", "Dataset005_BraTS21Regions")}
+
+
+@pytest.mark.parametrize("entry, problem", [
+    ({"id": 6, "name": "Mine"}, "datasets.mine is no paper dataset: give it `of: <paper dataset>`"),
+    ({"id": 6, "name": "Mine", "of": "brats21", "phantom": {"cases": 5}}, "datasets.mine gives phantom and of: one way"),
+    ({"id": 6, "name": "Mine", "of": "kits19", "source": {"file": "other.zip"}},
+     "datasets kits19, mine are all kits19, downloaded once, but give different `source` settings"),
+])
+def test_how_a_dataset_comes_about_is_checked_with_the_key_named(workdir, tmp_path, entry, problem):
+    cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    cfg["datasets"]["kits19"]["source"] = {"file": "kits19-labels-v2.zip"}
+    cfg["datasets"]["mine"] = entry
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(cfg))
+    proc = _snakemake(workdir, "-n", "--configfile", str(bad))
+    assert proc.returncode != 0 and f"invalid configuration ({bad}): {problem}" in proc.stdout + proc.stderr
+
+
 @pytest.mark.skipif(shutil.which("snakemake") is None, reason="snakemake not installed")
 def test_lint_is_clean(workdir):
     proc = _snakemake(workdir, "--lint")

@@ -8,8 +8,10 @@ import jsonschema
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, update_config, validate
 
+from mednext.data.acquire import SOURCES, download_source, paper_dataset as _paper_dataset
 from mednext.data.download import sha256_of
 from mednext.data.splits import pinned_identity
+from mednext.data.validate import DatasetError
 from mednext.nnunet.env import ext_trainer_value
 from mednext.nnunet.notice import FINAL_VARIABLE, NOTICE_VARIABLE
 from mednext.nnunet.registry import (ABLATION_MODELS, MEDNEXT_PLANS, REFERENCE_MODEL, model_spec,
@@ -114,6 +116,12 @@ def ds_cfg(dataset):
     return config["datasets"][dataset]
 
 
+def paper_dataset(dataset):
+    """Which paper dataset (btcv, amos22, kits19, brats21) a configured one is downloaded, converted and evaluated
+    as: its ``of`` (a variant, with its own id, name, settings and runs), else its key."""
+    return _paper_dataset(dataset, ds_cfg(dataset))
+
+
 DATASETS = list(config["datasets"])
 FOLDER = {d: dataset_folder(d, config) for d in DATASETS}
 for _i, _d in enumerate(DATASETS):  # nnU-Net finds a dataset by its id: two with one id fail every nnU-Net command
@@ -122,6 +130,31 @@ for _i, _d in enumerate(DATASETS):  # nnU-Net finds a dataset by its id: two wit
         raise WorkflowError(f"datasets {_d} and {_same[0]} both have id {ds_cfg(_d)['id']}: give each dataset its own "
                             "nnU-Net id (the paper's datasets have 1-4)")
 KEY_OF_FOLDER = {v: k for k, v in FOLDER.items()}
+
+
+def how_made_problem(dataset):
+    """What is wrong with how a dataset comes about (a phantom, your own folder, or a paper dataset's download,
+    maybe as a variant), or None."""
+    made = [k for k in ("phantom", "path", "of") if k in ds_cfg(dataset)]
+    if len(made) > 1:
+        return f"gives {' and '.join(made)}: one way to make a dataset only"
+    if dataset in SOURCES and paper_dataset(dataset) != dataset:
+        return f"is {dataset} itself and cannot be a variant of {paper_dataset(dataset)} (give the variant a key of its own)"
+    if not made and dataset not in SOURCES:
+        return ("is no paper dataset: give it `of: <paper dataset>` (a variant of one), `phantom:` (a synthetic one) "
+                "or `path:` (your own nnU-Net raw folder)")
+    return None
+
+
+for _d in DATASETS:
+    _problem = how_made_problem(_d)
+    if _problem:
+        raise WorkflowError(f"invalid configuration ({config_files()}): datasets.{_d} {_problem}. The paper datasets: "
+                            f"{', '.join(SOURCES)}")
+    try:  # the variants of a paper dataset share its download
+        download_source(paper_dataset(_d), config["datasets"])
+    except DatasetError as err:
+        raise WorkflowError(f"invalid configuration ({config_files()}): {err}") from None
 
 
 # The ablation cells (mednext.nnunet.registry.ABLATION_MODELS) are part of `all` on these datasets; an
@@ -224,14 +257,16 @@ def phantom_settings(folder):
     return canonical(ds_cfg(KEY_OF_FOLDER[folder])["phantom"])
 
 
-def source_file(dataset):
+def source_file(paper):
     """Which file of a paper dataset's source, not where from: a mirror's address changes no byte
-    (config/checksums pins them); the download script takes the rest of datasets.<key>.source from the config."""
-    return {k: v for k, v in ds_cfg(dataset).get("source", {}).items() if k == "file"}
+    (config/checksums pins them); the download script takes the rest of the source from the config."""
+    return {k: v for k, v in download_source(paper, config["datasets"]).items() if k == "file"}
 
 
 def conversion_settings(folder):
-    return canonical({k: v for k, v in ds_cfg(KEY_OF_FOLDER[folder]).items() if k in ("cases", "region_based")})
+    """What makes a paper dataset's raw folder of its download: which paper dataset a variant is (``of``), and
+    the converter's options."""
+    return canonical({k: v for k, v in ds_cfg(KEY_OF_FOLDER[folder]).items() if k in ("of", "cases", "region_based")})
 
 
 def user_dataset_json(folder):
@@ -247,7 +282,7 @@ def data_identity(folder):
     elif folder in USER:
         data = sha256_of(user_dataset_json(folder)) if os.path.isfile(user_dataset_json(folder)) else None
     else:
-        data = {"source": source_file(KEY_OF_FOLDER[folder]), "conversion": conversion_settings(folder)}
+        data = {"source": source_file(paper_dataset(KEY_OF_FOLDER[folder])), "conversion": conversion_settings(folder)}
     return {"data": data, "splits": pinned_identity(pinned_splits_file(folder))}
 
 

@@ -12,9 +12,11 @@ from mednext.data.acquire import AccessReport
 PHANTOMS = [FOLDER[d] for d in DATASETS if "phantom" in ds_cfg(d)]
 USER = [FOLDER[d] for d in DATASETS if "path" in ds_cfg(d)]
 DOWNLOADED = [FOLDER[d] for d in DATASETS if FOLDER[d] not in PHANTOMS + USER]
+# One download per paper dataset, also where variants of it (`of`) convert it into raw datasets of their own.
+DOWNLOADS_OF = sorted({paper_dataset(KEY_OF_FOLDER[f]) for f in DOWNLOADED})
 NONE = "(?!x)x"  # a constraint that matches nothing, for empty groups
 ACQUIRE_FIRST = 100  # priority of the data rules: above training (10) and everything else (0)
-ACCESS = AccessReport(DOWNLOADS, {d: ds_cfg(d).get("source") for d in DATASETS},
+ACCESS = AccessReport(DOWNLOADS, {p: download_source(p, config["datasets"]) for p in DOWNLOADS_OF},
                       logger if workflow.is_main_process else None)
 
 
@@ -88,7 +90,7 @@ rule download:
     output:
         f"{DOWNLOADS}/{{dataset}}/download.json",
     wildcard_constraints:
-        dataset="|".join(KEY_OF_FOLDER[f] for f in DOWNLOADED) or NONE,
+        dataset="|".join(DOWNLOADS_OF) or NONE,
     priority: ACQUIRE_FIRST
     params:
         file=lambda wc: source_file(wc.dataset),
@@ -106,13 +108,13 @@ rule download:
 
 rule convert_dataset:
     input:
-        lambda wc: f"{DOWNLOADS}/{KEY_OF_FOLDER[wc.ds]}/download.json",
+        lambda wc: expand(rules.download.output[0], dataset=paper_dataset(KEY_OF_FOLDER[wc.ds])),
     output:
         f"{RAW}/{{ds}}/dataset.json",
     wildcard_constraints:
         ds="|".join(DOWNLOADED) or NONE,
     params:
-        dataset=lambda wc: KEY_OF_FOLDER[wc.ds],
+        dataset=lambda wc: paper_dataset(KEY_OF_FOLDER[wc.ds]),
         settings=lambda wc: conversion_settings(wc.ds),
     priority: ACQUIRE_FIRST
     resources:

@@ -10,6 +10,7 @@ rule evaluate:
         f"{RESULTS}/per_case/{{dataset}}/{{model}}.csv",
     params:
         tolerance=lambda wc: ds_cfg(wc.dataset)["nsd_tolerance_mm"],
+        classes_of=lambda wc: paper_dataset(wc.dataset),  # a variant's classes are its paper dataset's (BraTS regions)
     conda:
         ENV
     log:

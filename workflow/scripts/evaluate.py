@@ -15,7 +15,7 @@ with rule_log(snakemake.log[0], expected=(EvaluationError, DatasetError)):  # no
     sm = snakemake  # noqa: F821
     dataset_json = json.loads(Path(sm.input.dataset_json).read_text())
     try:
-        classes = classes_for(sm.wildcards.dataset, dataset_json)
+        classes = classes_for(sm.params.classes_of, dataset_json)
     except ValueError as err:
         raise EvaluationError(f"{sm.input.dataset_json}: {err}") from err
     predictions = pd.read_csv(sm.input.predictions, sep="\t")
