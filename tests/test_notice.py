@@ -43,3 +43,19 @@ def test_attempts_left_open_were_killed(tmp_path):
     attempts = read_attempts(tmp_path)
     assert [(a["start_epoch"], a["epochs_done"], a["ended"]) for a in attempts] == [
         (0, 3, "notice"), (3, None, "killed"), (3, 5, "finished")]
+
+
+def test_a_fresh_start_forgets_the_attempts_on_other_inputs(tmp_path):
+    old, new = {"dataset.json": "a", "nnUNetPlans.json": "p"}, {"dataset.json": "b", "nnUNetPlans.json": "p"}
+    start_attempt(tmp_path, 0, old)
+    end_attempt(tmp_path, 0, "failed", "a bad case")
+    start_attempt(tmp_path, 0, old)  # the same start again, then SIGKILL
+    assert [a["ended"] for a in read_attempts(tmp_path)] == ["failed", None]
+    start_attempt(tmp_path, 0, {**old, "splits_final.json": "s"})  # a file the earlier ones did not know of: same run
+    assert [a["ended"] for a in read_attempts(tmp_path)] == ["failed", "killed", None]
+    end_attempt(tmp_path, 2, "notice", "walltime")
+    start_attempt(tmp_path, 2, new)  # a resume never forgets (its checkpoint was checked against the inputs)
+    assert len(read_attempts(tmp_path)) == 4
+    start_attempt(tmp_path, 0, new)  # the data changed, the run starts afresh: the attempts on the old data go
+    attempts = read_attempts(tmp_path)
+    assert [(a["start_epoch"], a["ended"], a["inputs"]) for a in attempts] == [(2, "killed", new), (0, None, new)]

@@ -111,9 +111,11 @@ class BudgetedTrainer(nnUNetTrainer):
         """What this run trains on (:func:`mednext.nnunet.inputs.run_inputs`), computed once: when training starts
         (after nnU-Net wrote the splits) or when a checkpoint is resumed."""
         if self._inputs is None:
-            plans = join(self.preprocessed_dataset_folder_base, f"{self.plans_manager.plans_name}.json")
-            self._inputs = run_inputs(plans, self.source_checkpoint())
+            self._inputs = run_inputs(self._plans_json(), self.source_checkpoint())
         return self._inputs
+
+    def _plans_json(self) -> str:
+        return join(self.preprocessed_dataset_folder_base, f"{self.plans_manager.plans_name}.json")
 
     def save_checkpoint(self, filename: str) -> None:
         self.my_init_kwargs[SETTINGS_KEY] = self.run_settings()
@@ -168,11 +170,13 @@ class BudgetedTrainer(nnUNetTrainer):
         self.notice = Notice.from_env()
         self.notice.install()  # before the data loader workers fork: they inherit a handler, not death by SIGTERM
         if self.local_rank == 0:  # before nnU-Net opens the data: a bad case is a failed attempt
-            start_attempt(self.output_folder, self.current_epoch)
+            # on the inputs as they are now (outside the workflow nnU-Net writes the splits only in a moment)
+            now = run_inputs(self._plans_json(), self.source_checkpoint())
+            start_attempt(self.output_folder, self.current_epoch, now)
         super().on_train_start()
+        inputs = self.run_inputs()  # now, not in the first checkpoint's save
         if self.local_rank == 0:  # the network is built now: what this attempt trains with
-            note_attempt(self.output_folder, **attempt_setup(self))
-        self.run_inputs()  # now, not in the first checkpoint's save
+            note_attempt(self.output_folder, **attempt_setup(self), inputs=inputs)
         # epoch 0 is a network as initialised, never a resume (nnU-Net's checkpoints hold >= 1 epoch): a start that
         # failed before its first checkpoint validated another initialisation (or another UpKern source)
         if self.current_epoch == 0 and self.local_rank == 0 and not self.is_ddp:

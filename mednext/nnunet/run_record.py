@@ -4,7 +4,9 @@ The run's settings (budget, learning rate), patch and batch size, wall time, pea
 the learning curve (losses and pseudo Dice per epoch, and the validation before the first training
 step: how far a run initialised from another starts ahead), device and versions, and every attempt (one
 per job: start, end, epochs, why it ended, and the machine and settings it trained with: device,
-GPU, depthwise-conv backend, checkpointing, peak GPU memory), so that tables can say what was run.
+GPU, depthwise-conv backend, checkpointing, peak GPU memory, the inputs it trained on), so that tables
+can say what was run. A run that starts afresh (epoch 0) keeps the earlier attempts only where they trained on
+the same inputs (failed starts of this run); those on other data were of another run.
 The record's own device, backend and memory fields are the last attempt's; a run resumed
 elsewhere shows each attempt's in ``attempts``.
 :class:`BudgetedTrainer` writes it when training ends; the attempts are kept meanwhile in
@@ -30,6 +32,7 @@ import torch
 
 from mednext.files import write_text_atomic
 from mednext.nnunet.checkpoints import load_checkpoint
+from mednext.nnunet.inputs import changed_inputs
 from mednext.nnunet.runspec import Budget
 
 __all__ = ["ATTEMPTS", "BEFORE_TRAINING", "RUN_RECORD", "attempt_setup", "end_attempt", "learning_curve",
@@ -64,15 +67,19 @@ def _write_attempts(folder: str, attempts: list[dict]) -> None:
     write_text_atomic(join(folder, ATTEMPTS), json.dumps(attempts, indent=2))
 
 
-def start_attempt(folder: str, epoch: int) -> None:
-    """A new attempt starting at ``epoch``; one left open by its predecessor was killed before it could say why."""
+def start_attempt(folder: str, epoch: int, inputs: dict[str, str] | None = None) -> None:
+    """A new attempt starting at ``epoch`` on ``inputs`` (:func:`mednext.nnunet.inputs.run_inputs`); one left open by
+    its predecessor was killed before it could say why. An attempt at epoch 0 starts the run afresh: the earlier
+    attempts that trained on other inputs (a failed start, then the data changed) are forgotten."""
     attempts = read_attempts(folder)
+    if epoch == 0:
+        attempts = [a for a in attempts if not changed_inputs(a.get("inputs"), inputs or {})]
     for a in attempts:
         if a["ended"] is None:
             a["ended"] = "killed"  # no end time: SIGKILL, node failure, walltime without notice
     attempts.append({"start": time.time(), "end": None, "start_epoch": int(epoch), "epochs_done": None,
                      "ended": None, "detail": None, "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
-                     "host": socket.gethostname()})
+                     "host": socket.gethostname(), "inputs": inputs})
     _write_attempts(folder, attempts)
 
 

@@ -217,7 +217,9 @@ def test_a_diverged_run_stops_before_saving_its_weights(world, monkeypatch, tmp_
     trainer.run_training()
     record = json.loads(open(os.path.join(folder, "run_record.json")).read())
     assert np.isfinite(record["before_training"]["val_loss"])
-    assert [a["ended"] for a in record["attempts"]] == ["failed", "finished"]
+    assert [a["ended"] for a in record["attempts"]] == ["failed", "finished"]  # the same inputs: one run's history
+    inputs = [a["inputs"] for a in record["attempts"]]
+    assert inputs[0] == inputs[1] and {"dataset.json", "splits_final.json"} <= set(inputs[0])
     assert [a["checkpointing"] for a in record["attempts"]] == ["none", "block"] and record["checkpointing"] == "block"
     assert all(a["device"] == "cpu" and a["dwconv"] == "torch" and a["peak_gpu_memory_gib"] is None
                for a in record["attempts"])
