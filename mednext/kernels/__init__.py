@@ -8,7 +8,9 @@ Backends (``dwconv=`` of :func:`mednext.create_mednext`):
 
 * ``"torch"``: ``F.conv3d`` / ``F.conv_transpose3d``.
 * ``"triton"``: our kernels; needs a CUDA tensor (or ``TRITON_INTERPRET=1``, which runs them on
-  the CPU, slowly: for tests) and an fp32, bf16 or fp16 input.
+  the CPU, slowly: for tests) and an fp32, bf16 or fp16 input. They compute on the contiguous (N, C, D, H, W)
+  layout: a non-contiguous or channels-last input is copied to it, and the output is contiguous (where
+  ``F.conv3d`` would keep channels-last); the values are the same.
 * ``"auto"`` (default): Triton for CUDA tensors of those dtypes when Triton imports, else PyTorch;
   on layer shapes where PyTorch's kernel measured faster (:mod:`mednext.kernels.choices`), PyTorch.
   On ROCm (``torch.version.hip`` set) PyTorch: Triton's AMD backend refuses the TF32 precisions
