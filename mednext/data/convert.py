@@ -6,6 +6,11 @@ nnU-Net raw folder that exists is complete. Each case is checked before it is co
 (``mednext.data.validate.check_case``: readable files, images on the label's grid, only the
 expected label values). After a bad case the remaining cases are still checked (not copied), and
 the conversion stops naming every bad case and its file.
+
+The raw folder also holds ``conversion.json`` (the dataset it was converted from, and its cases). A
+raw folder with it but without ``dataset.json`` is an earlier conversion that no longer counts as one
+(Snakemake deletes a rule's output before it runs the rule again: a new release, other conversion
+settings), and the next conversion replaces it; any other folder in the way is refused.
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ class ConversionError(DatasetError):
     """A source folder that cannot be converted; the message names the case or file."""
 
 
+CONVERSION = "conversion.json"  # in a raw folder this module wrote
+
+
 class RawDatasetWriter:
     """Collects checked cases in a partial folder; ``finish`` writes dataset.json and moves it into place.
 
@@ -49,9 +57,12 @@ class RawDatasetWriter:
         self.out_dir, self.dataset = Path(out_dir), dataset
         if (self.out_dir / "dataset.json").exists():
             raise ConversionError(f"{self.out_dir} already holds a converted dataset; delete it to convert again")
-        if self.out_dir.is_dir() and any(self.out_dir.iterdir()):
-            raise ConversionError(f"{self.out_dir} exists without dataset.json (left over from something else?); "
-                                  "move it away and run again")
+        if (self.out_dir / CONVERSION).is_file():  # an earlier conversion whose dataset.json was deleted
+            shutil.rmtree(self.out_dir)
+        elif self.out_dir.is_dir() and any(self.out_dir.iterdir()):
+            raise ConversionError(f"{self.out_dir} exists without dataset.json and was not converted here (no "
+                                  f"{CONVERSION}: left over from something else, or from a version before it "
+                                  "was written); move it away or delete it, and run again")
         self.partial = self.out_dir.with_name(f".{self.out_dir.name}.partial")
         shutil.rmtree(self.partial, ignore_errors=True)
         (self.partial / "imagesTr").mkdir(parents=True)
@@ -86,6 +97,7 @@ class RawDatasetWriter:
             raise ConversionError(f"no labelled cases found for {self.dataset}; is the download complete?")
         generate_dataset_json(str(self.partial), channel_names=channel_names, labels=labels,
                               num_training_cases=len(self.cases), file_ending=".nii.gz", **dataset_json)
+        (self.partial / CONVERSION).write_text(json.dumps({"dataset": self.dataset, "cases": self.cases}, indent=2))
         if self.out_dir.is_dir():
             self.out_dir.rmdir()  # empty (checked above); Snakemake creates the output's folder
         self.partial.replace(self.out_dir)

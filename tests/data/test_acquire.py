@@ -321,6 +321,31 @@ def test_a_case_added_twice_is_refused(tmp_path):
     assert not (tmp_path / "raw").exists() or not list((tmp_path / "raw").iterdir())
 
 
+def test_an_earlier_conversion_is_replaced_and_any_other_folder_refused(tmp_path):
+    """Snakemake deletes dataset.json before it runs a conversion again (a new release, other settings): the rest of
+    that conversion goes and the new one takes its place. A folder in the way that was not converted here stays."""
+    archive = fakes.write(tmp_path / "downloads" / "btcv" / "RawData.zip", fakes.btcv_zip())
+    _, out, _ = _run(tmp_path, "btcv", "Dataset001_BTCV", synapse=NoSynapse())
+    assert json.loads((out / "conversion.json").read_text()) == {"dataset": "btcv",
+                                                                 "cases": ["BTCV_0001", "BTCV_0002", "BTCV_0021"]}
+    (out / "dataset.json").unlink()
+    (out / "labelsTr" / "stale_case.nii.gz").write_bytes(b"")  # of the earlier conversion only
+    fakes.write(archive, fakes.btcv_zip(numbers=(1, 2, 3, 21)))
+    shutil.rmtree(tmp_path / "checksums")  # another release: its checksum is recorded anew
+    _, out, _ = _run(tmp_path, "btcv", "Dataset001_BTCV", synapse=NoSynapse())
+    assert check_raw_dataset(out)["cases"] == 4
+    assert not (out / "labelsTr" / "stale_case.nii.gz").exists()
+    assert not list((tmp_path / "raw").glob(".*"))  # no partial folder left
+
+    other = tmp_path / "raw" / "Dataset001_BTCV"
+    (other / "dataset.json").unlink()
+    (other / "conversion.json").unlink()  # say, a raw folder written by hand or by an earlier version
+    with pytest.raises(ConversionError, match=rf"^{other} exists without dataset.json and was not converted here.*"
+                                              "move it away or delete it"):
+        _run(tmp_path, "btcv", "Dataset001_BTCV", synapse=NoSynapse())
+    assert len(list((other / "labelsTr").iterdir())) == 4  # left as it was
+
+
 def test_a_replaced_archive_is_extracted_again(tmp_path):
     """A failed conversion keeps its extraction; the archive downloaded again replaces it."""
     archive = fakes.write(tmp_path / "downloads" / "btcv" / "RawData.zip", fakes.btcv_zip(bad_label=20))

@@ -37,25 +37,32 @@ def _snakemake(wd: Path, mirror: str, target: str):
 
 def test_download_convert_check_through_snakemake(tmp_path):
     wd = _workdir(tmp_path)
-    with fakes.LocalServer({"/syn3379050/RawData.zip": fakes.btcv_zip()}) as srv:
-        proc = _snakemake(wd, srv.base, "resources/pre/Dataset001_BTCV/raw_dataset_check.json")
+    check = "resources/pre/Dataset001_BTCV/raw_dataset_check.json"
+    with fakes.LocalServer({"/syn3379050/RawData.zip": fakes.btcv_zip(),
+                            "/syn3379050/RawData-v2.zip": fakes.btcv_zip(numbers=(1, 2, 3, 21))}) as srv:
+        proc = _snakemake(wd, srv.base, check)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        first = json.loads((wd / check).read_text())
+        assert first["cases"] == 3 and first["labels"] == list(range(14))
+        assert "RawData.zip" in json.loads((wd / "checksums" / "btcv.json").read_text())["files"]
+        assert "recorded" in (wd / "logs/download/btcv.log").read_text()
+        # where the file comes from is no param (before: a new mirror address downloaded, converted and trained again)
+        cfg = yaml.safe_load((wd / "test.yaml").read_text())
+        cfg["datasets"]["btcv"]["source"] = {"terms_url": "https://mirror.example/terms"}
+        (wd / "test.yaml").write_text(yaml.safe_dump(cfg))
+        dry = subprocess.run(["snakemake", "-n", check, "--configfile", "test.yaml"], cwd=wd, capture_output=True,
+                             text=True)
+        assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout
+        cfg["datasets"]["btcv"]["source"] = {"file": "RawData-v2.zip"}  # another file: downloaded and converted again
+        (wd / "test.yaml").write_text(yaml.safe_dump(cfg))
+        dry = subprocess.run(["snakemake", check, "-n", "--configfile", "test.yaml", "--quiet", "rules"], cwd=wd,
+                             capture_output=True, text=True)
+        assert dry.returncode == 0 and "download" in dry.stdout and "convert_dataset" in dry.stdout, dry.stdout
+        # and run: the new release replaces the earlier conversion (whose dataset.json Snakemake deleted first)
+        proc = _snakemake(wd, srv.base, check)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    check = json.loads((wd / "resources/pre/Dataset001_BTCV/raw_dataset_check.json").read_text())
-    assert check["cases"] == 3 and check["labels"] == list(range(14))
-    assert "RawData.zip" in json.loads((wd / "checksums" / "btcv.json").read_text())["files"]
-    assert "recorded" in (wd / "logs/download/btcv.log").read_text()
-    # where the file comes from is no param (before: a new mirror address downloaded, converted and trained again)
-    cfg = yaml.safe_load((wd / "test.yaml").read_text())
-    cfg["datasets"]["btcv"]["source"] = {"terms_url": "https://mirror.example/terms"}
-    (wd / "test.yaml").write_text(yaml.safe_dump(cfg))
-    dry = subprocess.run(["snakemake", "-n", "resources/pre/Dataset001_BTCV/raw_dataset_check.json", "--configfile",
-                          "test.yaml"], cwd=wd, capture_output=True, text=True)
-    assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout
-    cfg["datasets"]["btcv"]["source"] = {"file": "RawData-v2.zip"}  # another file: downloaded and converted again
-    (wd / "test.yaml").write_text(yaml.safe_dump(cfg))
-    dry = subprocess.run(["snakemake", "resources/pre/Dataset001_BTCV/raw_dataset_check.json", "-n", "--configfile",
-                          "test.yaml", "--quiet", "rules"], cwd=wd, capture_output=True, text=True)
-    assert dry.returncode == 0 and "download" in dry.stdout and "convert_dataset" in dry.stdout, dry.stdout
+    assert "RawData-v2.zip" in (wd / "logs/convert_dataset/Dataset001_BTCV.log").read_text()
+    assert json.loads((wd / check).read_text())["cases"] == 4
 
 
 def test_bad_case_stops_the_rule_and_nothing_counts_as_converted(tmp_path):
