@@ -14,7 +14,11 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     """A copy of the workflow, so that these checks never touch (or wait for) a run in the checkout."""
-    wd = tmp_path_factory.mktemp("workflow")
+    return _copy_workflow(tmp_path_factory.mktemp("workflow"))
+
+
+def _copy_workflow(wd: Path) -> Path:
+    wd.mkdir(exist_ok=True)
     shutil.copy(ROOT / "Snakefile", wd)
     for folder in ("config", "workflow", "paper", "profiles", "slurm"):
         shutil.copytree(ROOT / folder, wd / folder)
@@ -290,6 +294,25 @@ def test_two_datasets_with_one_id_are_refused(workdir, tmp_path):
     assert proc.returncode != 0
     # safe_dump sorts the keys: 'mine' comes first in this config
     assert "datasets mine and phantom both have id 900" in proc.stdout + proc.stderr
+
+
+def test_a_folder_left_with_a_datasets_id_under_another_name_is_refused(tmp_path):
+    """A dataset renamed (or its id given to another) leaves folders that nnU-Net takes for the same id: every nnU-Net
+    command of it would stop ('More than one dataset name found'). The DAG names them first; its own are fine."""
+    wd = _copy_workflow(tmp_path / "wd")
+    demo = wd / "resources" / "demo"
+    for own in ("nnUNet_raw/Dataset900_Phantom", "nnUNet_results/e4_it24_val2/Dataset900_Phantom"):
+        (demo / own).mkdir(parents=True)
+    proc = _snakemake(wd, "-n", "--configfile", "config/demo.yaml")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    left = [demo / "nnUNet_preprocessed" / "Dataset900_OldPhantom",
+            demo / "nnUNet_results" / "e4_it24_val2" / "Dataset900_OldPhantom"]
+    for folder in left:
+        folder.mkdir(parents=True)
+    proc = _snakemake(wd, "-n", "--configfile", "config/demo.yaml")
+    assert proc.returncode != 0
+    named = ", ".join(str(f.relative_to(wd)) for f in sorted(left))
+    assert f"{named}: nnU-Net would take these for dataset phantom (id 900) beside Dataset900_Phantom" in proc.stdout + proc.stderr
 
 
 def test_a_variant_shares_its_paper_datasets_download_and_trains_its_own_runs(workdir, tmp_path):

@@ -132,6 +132,29 @@ for _i, _d in enumerate(DATASETS):  # nnU-Net finds a dataset by its id: two wit
 KEY_OF_FOLDER = {v: k for k, v in FOLDER.items()}
 
 
+def _subfolders(root):
+    return [e for e in os.scandir(root) if e.is_dir()] if os.path.isdir(root) else []
+
+
+def other_folders_of_id(dataset):
+    """Folders that nnU-Net takes for this dataset's id beside its own (left by a renamed dataset, or by another
+    dataset that had the id): nnU-Net finds a dataset by the prefix DatasetNNN in the raw, preprocessed and results
+    folders (a run's results root: NNRES or a settings folder in it) and stops on two names."""
+    prefix = f"Dataset{ds_cfg(dataset)['id']:03d}"  # nnU-Net's own match (dataset_name_id_conversion)
+    settings = [e.path for e in _subfolders(NNRES) if not e.name.startswith("Dataset")]
+    return sorted(e.path for root in (RAW, PRE, NNRES, *settings) for e in _subfolders(root)
+                  if e.name.startswith(prefix) and e.name != FOLDER[dataset])
+
+
+for _d in DATASETS:
+    if _others := other_folders_of_id(_d):
+        raise WorkflowError(
+            f"{', '.join(_others)}: nnU-Net would take {'these' if len(_others) > 1 else 'this'} for dataset {_d} "
+            f"(id {ds_cfg(_d)['id']}) beside {FOLDER[_d]} and stop ('More than one dataset name found'). Left by a "
+            f"renamed dataset or one that had this id before? Move {'them' if len(_others) > 1 else 'it'} away (or "
+            f"delete {'them' if len(_others) > 1 else 'it'}), or give {_d} another id.")
+
+
 def how_made_problem(dataset):
     """What is wrong with how a dataset comes about (a phantom, your own folder, or a paper dataset's download,
     maybe as a variant), or None."""
