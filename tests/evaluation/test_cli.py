@@ -62,13 +62,37 @@ def _workflow_evaluate(kits, out, monkeypatch):
                          params=SimpleNamespace(labels=str(kits.raw / "labelsTr"), tolerance=1.0, classes_of="kits19"),
                          wildcards=SimpleNamespace(dataset="kits19", model="mednext_B_k3"),
                          log=[str(kits.root / "evaluate.log")], output=[str(out)])
+    _run_script(SCRIPT, sm, monkeypatch)
+
+
+def _run_script(script: Path, sm: SimpleNamespace, monkeypatch) -> None:
     # the script sends stdout and stderr to its log (restored right after) and imports its sibling
     # rule_log, which Snakemake finds because it runs a script with the script's folder on sys.path
     with monkeypatch.context() as mp:
         mp.setattr(sys, "stdout", sys.stdout)
         mp.setattr(sys, "stderr", sys.stderr)
-        mp.syspath_prepend(str(SCRIPT.parent))
-        runpy.run_path(str(SCRIPT), init_globals={"snakemake": sm})
+        mp.syspath_prepend(str(script.parent))
+        runpy.run_path(str(script), init_globals={"snakemake": sm})
+
+
+def test_the_workflow_lists_predictions_with_the_datasets_file_ending(tmp_path, monkeypatch):
+    """Rule oof_predictions finds nnU-Net's predictions by the raw dataset's file_ending (before: .nii.gz only, so
+    a dataset of .nii files was never evaluated: its predictions were 'missing')."""
+    (tmp_path / "dataset.json").write_text(json.dumps({**KITS_JSON, "file_ending": ".nii"}))
+    splits = [{"train": ["b"], "val": ["a"]}, {"train": ["a"], "val": ["b"]}]
+    (tmp_path / "splits_final.json").write_text(json.dumps(splits))
+    for fold, case in enumerate("ab"):
+        _nii(tmp_path / f"fold_{fold}" / "validation" / f"{case}.nii", np.zeros((4, 4, 4)))
+    out = tmp_path / "listing.tsv"
+    sm = SimpleNamespace(input=SimpleNamespace(validation=[str(tmp_path / f"fold_{f}" / "validation") for f in (0, 1)],
+                                               splits=str(tmp_path / "splits_final.json"),
+                                               dataset_json=str(tmp_path / "dataset.json")),
+                         params=SimpleNamespace(folds=[0, 1]), log=[str(tmp_path / "oof.log")], output=[str(out)])
+    _run_script(SCRIPT.parent / "oof_predictions.py", sm, monkeypatch)
+    listing = pd.read_csv(out, sep="\t")
+    assert listing.to_dict("list") == {"case": ["a", "b"], "fold": [0, 1],
+                                       "path": [str(tmp_path / f"fold_{f}" / "validation" / f"{c}.nii")
+                                                for f, c in enumerate("ab")]}
 
 
 def _one_folder(kits, folder: Path) -> Path:

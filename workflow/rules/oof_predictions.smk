@@ -7,11 +7,11 @@ rule oof_predictions:
     input:
         validation=lambda wc: [run_file(r, "validation") for r in runs(wc.dataset, wc.model)],
         splits=lambda wc: of_dataset(rules.splits.output[0], FOLDER[wc.dataset]),
+        dataset_json=lambda wc: raw_dataset_json(wc.dataset),  # its file_ending: nnU-Net's predictions have it
     output:
         f"{RESULTS}/predictions/{{dataset}}/{{model}}.tsv",
     params:
         folds=lambda wc: [r.fold for r in runs(wc.dataset, wc.model)],
-        file_ending=".nii.gz",
     resources:
         **cpu_resources("oof_predictions"),
     conda:

@@ -9,10 +9,11 @@ from rule_log import rule_log
 
 with rule_log(snakemake.log[0], expected=FileNotFoundError):  # noqa: F821
     splits = json.loads(Path(snakemake.input.splits).read_text())  # noqa: F821
+    file_ending = json.loads(Path(snakemake.input.dataset_json).read_text())["file_ending"]  # noqa: F821
     rows = []
     for fold, folder in zip(snakemake.params.folds, snakemake.input.validation):  # noqa: F821
         for case in splits[fold]["val"]:
-            path = Path(folder) / f"{case}{snakemake.params.file_ending}"  # noqa: F821
+            path = Path(folder) / f"{case}{file_ending}"
             if not path.is_file():
                 raise FileNotFoundError(
                     f"missing out-of-fold prediction {path} (nnU-Net writes these in its final validation): run "
