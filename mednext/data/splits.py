@@ -77,9 +77,11 @@ def pinned_splits(cases: list[str], shipped: str | Path, write_if_missing: bool)
                 raise DatasetError(
                     f"{shipped}: fold {i} does not cover exactly this dataset's {len(cases)} cases (listed but "
                     f"absent: {extra[:5]}{'...' if len(extra) > 5 else ''}; present but unlisted: "
-                    f"{missing[:5]}{'...' if len(missing) > 5 else ''}). The dataset differs from the release the "
-                    "splits were made for: restore the missing cases, or delete the file to make new splits "
-                    "(results are then not comparable with earlier runs).")
+                    f"{missing[:5]}{'...' if len(missing) > 5 else ''}). The dataset differs from the one the "
+                    "splits were made for (another release, a missing case, other `cases` in its config): restore "
+                    "the missing cases, or delete the file to make new splits (results are then not comparable "
+                    "with earlier runs); to keep both case lists, add the other as a variant (`of`), which has "
+                    "its own splits file.")
         return splits, "shipped"
     splits = make_splits(cases)
     if write_if_missing:

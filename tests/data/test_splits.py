@@ -1,6 +1,7 @@
 """Shipped 5-fold splits: reproducible from nnU-Net's generator, checked against the dataset."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,10 @@ def test_shipped_splits_are_nnunets_seeded_split_of_the_whole_dataset(dataset):
 
 def test_a_dataset_that_differs_from_the_shipped_splits_is_refused(tmp_path):
     cases = SHIPPED["btcv"][:-1]  # one case missing
-    with pytest.raises(DatasetError, match=r"btcv\.json: fold 0 .* 29 cases .*present but unlisted: \[\]"):
+    with pytest.raises(DatasetError, match=r"btcv\.json: fold 0 .* 29 cases .*present but unlisted: \[\]") as err:
         pinned_splits(cases, ROOT / "config" / "splits" / "btcv.json", write_if_missing=False)
+    # what to do, also where the case list changed on purpose (amos22's `cases`)
+    assert re.search(r"other `cases` in its config.*delete the file.*add the other as a variant", str(err.value))
 
 
 def test_missing_splits_are_generated_once_and_then_reused(tmp_path):
