@@ -124,3 +124,11 @@ def test_a_rerun_of_the_user_dataset_link_leaves_the_users_files(tmp_path):
     assert not linked.is_symlink() and (linked / "labelsTr").resolve() == raw / "labelsTr"
     assert json.loads((linked / "dataset.json").read_text()) == json.loads((raw / "dataset.json").read_text())
     assert json.loads((wd / check).read_text())["cases"] == 5
+    # a folder of its own in the way (the phantom that had this id and name before): named, and left as it is
+    (linked / "labelsTr").unlink()
+    (linked / "labelsTr").mkdir()
+    (linked / "labelsTr" / "phantom_000.nii.gz").write_bytes(b"")
+    proc = snakemake(wd, check, "--forcerun", "link_user_dataset")
+    assert proc.returncode != 0
+    assert f"error: {linked.relative_to(wd)}/labelsTr is a folder of its own, not a link" in proc.stdout + proc.stderr
+    assert [p.name for p in (linked / "labelsTr").iterdir()] == ["phantom_000.nii.gz"]

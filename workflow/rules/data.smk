@@ -76,6 +76,11 @@ rule link_user_dataset:
         d=$(dirname {output})
         mkdir -p "$d"
         for sub in imagesTr labelsTr imagesTs labelsTs; do  # the user's files stay where they are, linked
+            if [ -e "$d/$sub" ] && [ ! -L "$d/$sub" ]; then  # not a link of this rule: a phantom's, a conversion's
+                echo "error: $d/$sub is a folder of its own, not a link to your dataset (written by a phantom or" \
+                    "a conversion with this dataset's id and name?): move $d away (or delete it) and run again" > {log}
+                exit 1
+            fi
             rm -f "$d/$sub"
             if [ -e "$src/$sub" ]; then ln -s "$src/$sub" "$d/$sub"; fi
         done
