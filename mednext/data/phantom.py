@@ -128,7 +128,8 @@ def write_phantom_dataset(out_dir: str | Path, cases: int = 12, seed: int = 0, s
     foreign = (meta.is_file() and not json.loads(meta.read_text()).get("synthetic")) or any(
         f.is_symlink() or any(not p.name.startswith("phantom_") for p in f.glob("*")) for f in folders if f.exists())
     if foreign:
-        raise FileExistsError(f"{out} holds a dataset that is not a phantom; write the phantom elsewhere")
+        raise FileExistsError(f"{out} holds a dataset that is not a phantom (or links to one): move it away (or "
+                              "delete it), or write the phantom elsewhere (in the workflow: another id or name)")
     meta.unlink(missing_ok=True)
     for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
