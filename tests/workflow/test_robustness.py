@@ -2,6 +2,8 @@
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import time
@@ -13,7 +15,7 @@ import pytest
 from mednext.data.phantom import write_phantom_dataset
 from mednext.nnunet.checkpoints import load_checkpoint
 
-from .small_run import snakemake, workdir
+from .small_run import config, snakemake, workdir, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -124,6 +126,25 @@ def test_a_rerun_of_the_user_dataset_link_leaves_the_users_files(tmp_path):
     assert not linked.is_symlink() and (linked / "labelsTr").resolve() == raw / "labelsTr"
     assert json.loads((linked / "dataset.json").read_text()) == json.loads((raw / "dataset.json").read_text())
     assert json.loads((wd / check).read_text())["cases"] == 5
+    identity = "resources/pre/Dataset903_Mine/data_identity.json"
+    assert snakemake(wd, identity).returncode == 0
+
+    def planned(configfile="test.yaml"):  # jobs per rule of a dry run up to the file that retrains the runs
+        proc = snakemake(wd, identity, check, "-n", "--quiet", "rules", configfile=configfile)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        return {m[1] for m in re.finditer(r"^(\w+)\s+\d+$", proc.stdout + proc.stderr, re.M)} - {"total"}
+
+    assert planned() == set()
+    # the same files elsewhere (copied: new modification times): linked again, the same data, no run retrains
+    moved = tmp_path / "data" / "moved"
+    shutil.copytree(raw, moved)
+    write_config(wd, config({"mine": {**datasets["mine"], "path": str(moved)}}), "moved.yaml")
+    assert planned("moved.yaml") == {"link_user_dataset", "check_raw_dataset"}
+    # a label replaced under the same dataset.json: linked and checked again, and every run on it retrains
+    label = raw / "labelsTr" / "phantom_001.nii.gz"
+    img = nib.load(label)
+    nib.save(nib.Nifti1Image(np.zeros(img.shape, np.uint8), img.affine), str(label))
+    assert planned() == {"link_user_dataset", "check_raw_dataset", "data_identity"}
     # a folder of its own in the way (the phantom that had this id and name before): named, and left as it is
     (linked / "labelsTr").unlink()
     (linked / "labelsTr").mkdir()

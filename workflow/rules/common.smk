@@ -1,5 +1,6 @@
 # Configuration validation, names and paths shared by every stage. A run's identity (trainer,
 # plans, configuration, folder, source run, budget, learning rate) comes from mednext.nnunet.runspec.
+import hashlib
 import json
 import os
 import re
@@ -296,14 +297,29 @@ def user_dataset_json(folder):
     return os.path.join(ds_cfg(KEY_OF_FOLDER[folder])["path"], "dataset.json")
 
 
+USER_SUBFOLDERS = ("imagesTr", "labelsTr", "imagesTs", "labelsTs")  # those rule link_user_dataset links (its loop)
+
+
+def user_dataset_files(folder):
+    """The name and size of every file in a user dataset's linked folders (its sha256 over them): images or labels
+    replaced under an unchanged dataset.json change it, a copy of the dataset elsewhere (new modification
+    times, another ``path``) does not. A stat per file, not a read: cheap for any dataset."""
+    root = ds_cfg(KEY_OF_FOLDER[folder])["path"]
+    listing = sorted((sub, entry.name, entry.stat().st_size) for sub in USER_SUBFOLDERS
+                     if os.path.isdir(os.path.join(root, sub))
+                     for entry in os.scandir(os.path.join(root, sub)) if entry.is_file())
+    return hashlib.sha256(json.dumps(listing).encode()).hexdigest()
+
+
 def data_identity(folder):
     """What the runs on a dataset folder train on, from the config and the files it names: the data (the
-    phantom's settings; the source file and conversion settings; the sha256 of a user dataset's dataset.json)
-    and the pinned splits (rule data_identity, whose param is it as sorted-keys JSON)."""
+    phantom's settings; the source file and conversion settings; the sha256 of a user dataset's dataset.json and
+    :func:`user_dataset_files`) and the pinned splits (rule data_identity, whose param is it as sorted-keys JSON)."""
     if folder in PHANTOMS:
         data = phantom_settings(folder)
     elif folder in USER:
-        data = sha256_of(user_dataset_json(folder)) if os.path.isfile(user_dataset_json(folder)) else None
+        data = {"dataset.json": sha256_of(user_dataset_json(folder)) if os.path.isfile(user_dataset_json(folder))
+                else None, "files": user_dataset_files(folder)}
     else:
         data = {"source": source_file(paper_dataset(KEY_OF_FOLDER[folder])), "conversion": conversion_settings(folder)}
     return {"data": data, "splits": pinned_identity(pinned_splits_file(folder))}

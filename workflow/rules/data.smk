@@ -61,6 +61,7 @@ rule link_user_dataset:
         ds="|".join(USER) or NONE,
     params:
         path=lambda wc: ds_cfg(KEY_OF_FOLDER[wc.ds])["path"],  # as configured (relative to the checkout)
+        files=lambda wc: user_dataset_files(wc.ds),  # images or labels replaced in place: linked and planned again
     priority: ACQUIRE_FIRST
     resources:
         **cpu_resources("link_user_dataset"),
