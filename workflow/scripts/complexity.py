@@ -34,4 +34,6 @@ for key in snakemake.params.models:  # noqa: F821
                "published_params_m": None, "published_gflops": None}
     rows.append({"model": key, "label": spec.label, "input_size": size, **row})
     print(rows[-1], file=sys.stderr, flush=True)
-pd.DataFrame(rows).to_csv(snakemake.output[0], index=False)  # noqa: F821
+# the columns also where no network is counted here (only nnU-Net configured: rule complexity_nnunet counts it)
+COLUMNS = ["model", "label", "input_size", "params_m", "gflops", "published_params_m", "published_gflops"]
+pd.DataFrame(rows, columns=COLUMNS).to_csv(snakemake.output[0], index=False)  # noqa: F821
