@@ -297,7 +297,7 @@ def user_dataset_json(folder):
     return os.path.join(ds_cfg(KEY_OF_FOLDER[folder])["path"], "dataset.json")
 
 
-USER_SUBFOLDERS = ("imagesTr", "labelsTr", "imagesTs", "labelsTs")  # those rule link_user_dataset links (its loop)
+USER_SUBFOLDERS = ("imagesTr", "labelsTr", "imagesTs", "labelsTs")  # those rule link_user_dataset links
 
 
 def user_dataset_files(folder):

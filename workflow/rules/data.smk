@@ -62,6 +62,7 @@ rule link_user_dataset:
     params:
         path=lambda wc: ds_cfg(KEY_OF_FOLDER[wc.ds])["path"],  # as configured (relative to the checkout)
         files=lambda wc: user_dataset_files(wc.ds),  # images or labels replaced in place: linked and planned again
+        subfolders=list(USER_SUBFOLDERS),
     priority: ACQUIRE_FIRST
     resources:
         **cpu_resources("link_user_dataset"),
@@ -76,7 +77,7 @@ rule link_user_dataset:
         src=$(cd {params.path:q} && pwd)
         d=$(dirname {output})
         mkdir -p "$d"
-        for sub in imagesTr labelsTr imagesTs labelsTs; do  # the user's files stay where they are, linked
+        for sub in {params.subfolders}; do  # the user's files stay where they are, linked
             if [ -e "$d/$sub" ] && [ ! -L "$d/$sub" ]; then  # not a link of this rule: a phantom's, a conversion's
                 echo "error: $d/$sub is a folder of its own, not a link to your dataset (written by a phantom or" \
                     "a conversion with this dataset's id and name?): move $d away (or delete it) and run again" > {log}
