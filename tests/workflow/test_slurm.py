@@ -104,16 +104,15 @@ def test_small_dag_runs_through_slurm_with_gpu_requests(slurm_run):
 def test_training_longer_than_its_walltime_continues_in_requeued_jobs(slurm_run):
     tmp_path, _, proc = slurm_run
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
-    for run in (NNUNET_RUN,):
-        fold = tmp_path / "resources" / "res" / Budget(**BUDGET).tag / run
-        assert load_checkpoint(fold / "checkpoint_final.pth")["current_epoch"] == BUDGET["epochs"]
-        attempts = json.loads((fold / "run_record.json").read_text())["attempts"]
-        assert [a["ended"] for a in attempts][-1] == "finished", attempts
-        assert len(attempts) >= 3 and all(a["ended"] == "notice" for a in attempts[:-1]), attempts  # 2+ continuations
-        assert all(a["detail"] == "walltime" for a in attempts[:-1])
-        assert len({a["slurm_job_id"] for a in attempts}) == 1  # one SLURM job, requeued
-        for stopped, resumed in zip(attempts, attempts[1:]):  # a stop on notice loses no epoch
-            assert resumed["start_epoch"] == stopped["epochs_done"] > stopped["start_epoch"], attempts
+    fold = tmp_path / "resources" / "res" / Budget(**BUDGET).tag / NNUNET_RUN
+    assert load_checkpoint(fold / "checkpoint_final.pth")["current_epoch"] == BUDGET["epochs"]
+    attempts = json.loads((fold / "run_record.json").read_text())["attempts"]
+    assert [a["ended"] for a in attempts][-1] == "finished", attempts
+    assert len(attempts) >= 3 and all(a["ended"] == "notice" for a in attempts[:-1]), attempts  # 2+ continuations
+    assert all(a["detail"] == "walltime" for a in attempts[:-1])
+    assert len({a["slurm_job_id"] for a in attempts}) == 1  # one SLURM job, requeued
+    for stopped, resumed in zip(attempts, attempts[1:]):  # a stop on notice loses no epoch
+        assert resumed["start_epoch"] == stopped["epochs_done"] > stopped["start_epoch"], attempts
     restarts = [int(re.search(r"Restarts=(\d+)", j).group(1)) for j in _our_jobs(tmp_path) if re.search(r"gres/gpu[:=]1|gpu:1", j)]
     assert len(restarts) == 1 and min(restarts) >= 2, restarts
 
