@@ -32,11 +32,17 @@ MEDNEXT = [f"nnUNetTrainerMedNeXt_{v}_k{k}" for v in "SBML" for k in (3, 5)]
 UPKERN = [f"nnUNetTrainerMedNeXt_{v}_k5_UpKern" for v in "SBML"]
 ABLATIONS = ["nnUNetTrainerMedNeXt_B_k3_NoResResample", "nnUNetTrainerMedNeXt_B_k3_Twice"]
 BASELINES = ["nnUNetTrainerUNETR", "nnUNetTrainerSwinUNETR"]
+EVERY_TRAINER = MEDNEXT + UPKERN + ABLATIONS + BASELINES
+# Trained through nnUNetv2_train: all but M and L at k5 and their UpKern runs, which differ from S and B at k5 only
+# in the variant (the largest CPU trainings here; CI time). Every trainer, those four too, is found by nnU-Net and
+# builds its network in test_nnunet_finds_every_trainer_and_builds_its_network, and M and L UpKern interpolate
+# their trained k3 in test_upkern_trainer_starts_from_interpolated_k3.
+NOT_TRAINED = {f"nnUNetTrainerMedNeXt_{v}_k5{s}" for v in "ML" for s in ("", "_UpKern")}
+TRAINED = [t for t in EVERY_TRAINER if t not in NOT_TRAINED]
 # (trainer, the trainer whose checkpoint it starts from)
-DEPENDS = {**{t: t.replace("_k5_UpKern", "_k3") for t in UPKERN},
+DEPENDS = {**{t: t.replace("_k5_UpKern", "_k3") for t in UPKERN if t in TRAINED},
            "nnUNetTrainerMedNeXt_B_k3_Twice": "nnUNetTrainerMedNeXt_B_k3"}
-ALL_TRAINERS = MEDNEXT + UPKERN + ABLATIONS + BASELINES
-CONFIG = {t: SMALL_SWIN if t == "nnUNetTrainerSwinUNETR" else SMALL for t in ALL_TRAINERS}
+CONFIG = {t: SMALL_SWIN if t == "nnUNetTrainerSwinUNETR" else SMALL for t in EVERY_TRAINER}
 # runs given another MEDNEXT_CHECKPOINTING than the trainers' default for their variant
 CHECKPOINTING = {"nnUNetTrainerMedNeXt_S_k5": "pointwise", "nnUNetTrainerMedNeXt_L_k3": "none"}
 
@@ -53,7 +59,7 @@ def trained(world) -> NnUNetWorld:
     """Train every trainer, two at a time; UpKern and Twice wait for their k3 run."""
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {}
-        independent = [t for t in ALL_TRAINERS if t not in DEPENDS]
+        independent = [t for t in TRAINED if t not in DEPENDS]
         for trainer in independent:
             env = {"MEDNEXT_CHECKPOINTING": CHECKPOINTING[trainer]} if trainer in CHECKPOINTING else {}
             futures[trainer] = pool.submit(world.train, trainer, CONFIG[trainer], **env)
@@ -82,7 +88,7 @@ def test_mednext_plans(world):
     assert (world.preprocessed / DATASET / full["data_identifier"]).is_dir()
 
 
-@pytest.mark.parametrize("trainer", ALL_TRAINERS)
+@pytest.mark.parametrize("trainer", TRAINED)
 def test_every_trainer_trains_through_the_cli(trained, trainer):
     fold = trained.fold_dir(trainer, CONFIG[trainer])
     assert (fold / "checkpoint_final.pth").is_file()
@@ -131,7 +137,7 @@ def test_nnunet_default_trainer_on_default_plans(trained):
 
 def test_every_checkpoint_loads_with_the_allow_list(trained):
     paths = sorted(trained.results.rglob("checkpoint_*.pth"))
-    assert len(paths) >= len(ALL_TRAINERS) + 1
+    assert len(paths) >= len(TRAINED) + 1
     for path in paths:
         assert "network_weights" in load_checkpoint(path), path
 
@@ -225,12 +231,47 @@ def test_a_diverged_run_stops_before_saving_its_weights(world, monkeypatch, tmp_
                for a in record["attempts"])
 
 
-def test_upkern_trainer_starts_from_interpolated_k3(trained, monkeypatch, tmp_path):
-    from mednext.nnunet.trainers.mednext_trainers import nnUNetTrainerMedNeXt_S_k5_UpKern
+def _nnunet_finds(world, monkeypatch, trainer_name):
+    """The trainer class as nnUNetv2_train finds it: nnU-Net's own lookup, through nnUNet_extTrainer."""
+    from nnunetv2.utilities.find_objects import recursive_find_trainer_class_by_name
 
-    source = _copy_checkpoint(trained, "nnUNetTrainerMedNeXt_S_k3", tmp_path)
-    trainer = _trainer_instance(trained, monkeypatch, nnUNetTrainerMedNeXt_S_k5_UpKern, tmp_path)
+    monkeypatch.setenv("nnUNet_extTrainer", world.env()["nnUNet_extTrainer"])
+    return recursive_find_trainer_class_by_name(trainer_name)
+
+
+@pytest.mark.parametrize("trainer_name", EVERY_TRAINER)
+def test_nnunet_finds_every_trainer_and_builds_its_network(world, monkeypatch, tmp_path, trainer_name):
+    """Also the four not trained through the CLI above (M and L at k5, and their UpKern)."""
+    cls = _nnunet_finds(world, monkeypatch, trainer_name)
+    assert cls.__name__ == trainer_name
+    trainer = _trainer_instance(world, monkeypatch, cls, tmp_path, CONFIG[trainer_name])
+    network = unwrap(trainer.network)
+    if trainer_name.startswith("nnUNetTrainerMedNeXt"):
+        variant, k = trainer_name.split("_")[1], int(trainer_name.split("_")[2][1])
+        depthwise = [m for m in network.modules()
+                     if isinstance(m, (torch.nn.Conv3d, torch.nn.ConvTranspose3d)) and m.groups == m.in_channels > 1]
+        assert len(depthwise) == sum(VARIANTS[variant].blocks) + 8  # every block + 4 down + 4 up blocks
+        assert {m.kernel_size for m in depthwise} == {(k, k, k)}
+        default = {"block": "pointwise", "none": "none"}[VARIANTS[variant].checkpointing]
+        assert trainer.checkpointing == default and trainer.enable_deep_supervision
+        assert trainer.initial_lr == 1e-3
+    else:
+        assert not trainer.enable_deep_supervision and trainer.initial_lr == 1e-4
+    edge = 64 if CONFIG[trainer_name] == SMALL_SWIN else 32
+    with torch.no_grad():
+        out = trainer.network(torch.zeros(1, 1, edge, edge, edge))
+    head = out[0] if isinstance(out, (list, tuple)) else out
+    assert head.shape == (1, 5, edge, edge, edge)  # background + the phantom's four labels
+
+
+@pytest.mark.parametrize("variant", "SML")
+def test_upkern_trainer_starts_from_interpolated_k3(trained, monkeypatch, tmp_path, variant):
+    """S trains its UpKern through the CLI above; M and L interpolate their CLI-trained k3 here."""
+    name = f"nnUNetTrainerMedNeXt_{variant}_k5_UpKern"
+    source = _copy_checkpoint(trained, f"nnUNetTrainerMedNeXt_{variant}_k3", tmp_path)
+    trainer = _trainer_instance(trained, monkeypatch, _nnunet_finds(trained, monkeypatch, name), tmp_path)
     trainer.initialise_from_source()
+    assert trainer.initialised_from["trainer"] == f"nnUNetTrainerMedNeXt_{variant}_k3"
     state = unwrap(trainer.network).state_dict()
     assert set(state) == set(source)
     interpolated = 0
@@ -241,7 +282,7 @@ def test_upkern_trainer_starts_from_interpolated_k3(trained, monkeypatch, tmp_pa
             interpolated += 1
         else:
             assert torch.equal(value, source[key]), key
-    assert interpolated == 26
+    assert interpolated == sum(VARIANTS[variant].blocks) + 8 == {"S": 26, "M": 42, "L": 62}[variant]
 
 
 def test_a_resumed_upkern_run_still_names_its_source(trained, monkeypatch, tmp_path):
