@@ -20,8 +20,8 @@ S = VARIANTS["S"]
 SHAPE = (1, 1, 16, 16, 32)  # the smallest input MedNeXt takes (one axis above 16)
 
 
-def small_s(kernel_size: int, dwconv: str) -> MedNeXt:
-    return MedNeXt(1, 3, channels=2, expansion=S.expansion, blocks=S.blocks, kernel_size=kernel_size,
+def small_s(kernel_size: int, dwconv: str, blocks: tuple[int, ...] = S.blocks) -> MedNeXt:
+    return MedNeXt(1, 3, channels=2, expansion=S.expansion, blocks=blocks, kernel_size=kernel_size,
                    deep_supervision=True, dwconv=dwconv)
 
 
@@ -29,18 +29,18 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a - b).norm() / b.norm()).item()
 
 
-def forward_backward(kernel_size: int) -> dict:
+def forward_backward(kernel_size: int, blocks: tuple[int, ...] = S.blocks) -> dict:
     """The same weights and input through both backends, with the Triton ops' calls counted."""
     torch.manual_seed(0)
-    ref = small_s(kernel_size, "torch")
-    net = small_s(kernel_size, "triton")
+    ref = small_s(kernel_size, "torch", blocks)
+    net = small_s(kernel_size, "triton", blocks)
     net.load_state_dict(ref.state_dict())
     x = torch.randn(SHAPE)
     with count_triton_calls() as calls:
         outs_ref, outs = ref(x), net(x)
         sum(o.square().mean() for o in outs_ref).backward()
         sum(o.square().mean() for o in outs).backward()
-    return {"ref": ref, "net": net, "x": x, "outs_ref": outs_ref, "outs": outs, "calls": calls}
+    return {"ref": ref, "net": net, "x": x, "outs_ref": outs_ref, "outs": outs, "calls": calls, "blocks": sum(blocks)}
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +63,10 @@ def check_equal(run: dict) -> None:
             assert p.grad.norm() < 1e-3 * scale and q.grad.norm() < 1e-3 * scale, name
         else:
             assert _rel(p.grad, q.grad) < 1e-4, f"{name}: {_rel(p.grad, q.grad):.2e}"
-    # every depthwise conv ran on the kernels: 9 stages of blocks, 4 down, 4 up
-    calls = run["calls"]
-    assert calls["dwconv3d"] >= 18 + 4 and calls["dwconv3d_transpose"] >= 4 and calls["dwconv3d_weight_grad"] >= 26
+    # every depthwise conv ran on the kernels: the blocks of 9 stages, 4 down, 4 up
+    calls, blocks = run["calls"], run["blocks"]
+    assert calls["dwconv3d"] >= blocks + 4 and calls["dwconv3d_transpose"] >= 4
+    assert calls["dwconv3d_weight_grad"] >= blocks + 8
 
 
 def test_triton_backend_equals_torch_backend_k3(k3):
@@ -73,9 +74,11 @@ def test_triton_backend_equals_torch_backend_k3(k3):
 
 
 def test_triton_backend_equals_torch_backend_k5_on_the_band_kernels(monkeypatch, band_launches):
-    """k5 with the band kernels in every layer (k3 above: fp32 takes the direct ones by default)."""
+    """k5 with the band kernels in every layer (k3 above: fp32 takes the direct ones by default). One block a
+    stage: every layer kind at every resolution, 17 depthwise layers instead of 26 (CI time; each band kernel
+    is checked alone against PyTorch in test_dwconv)."""
     monkeypatch.setattr(_triton_module(), "KERNEL", "band")
-    check_equal(forward_backward(5))
+    check_equal(forward_backward(5, blocks=(1,) * 9))
     assert {name for name, _ in band_launches} == {"band", "band_weight_grad"}
     assert {stride for _, stride in band_launches} == {1, 2}
 
