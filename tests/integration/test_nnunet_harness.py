@@ -1,7 +1,8 @@
 """Every trainer through the real nnU-Net v2 CLIs on a tiny phantom dataset (CPU, 32^3 patches).
 
 Builds its own nnU-Net raw dataset, runs nnUNetv2_plan_and_preprocess, mednext-plan, then
-nnUNetv2_train for every trainer (one epoch of one iteration) and nnUNetv2_predict for a
+nnUNetv2_train for every trainer but MedNeXt-M/L k5 and their UpKern (one epoch of one iteration;
+those four are found by nnU-Net and built in-process) and nnUNetv2_predict for a
 MedNeXt and a baseline trainer. A 4-channel BraTS-like phantom with labels 0-3 checks that
 BraTS trains with softmax, as the official code does.
 """
