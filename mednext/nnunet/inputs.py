@@ -27,7 +27,7 @@ import torch
 from mednext.data.download import sha256_of
 from mednext.nnunet.checkpoints import load_checkpoint
 
-__all__ = ["INPUTS_KEY", "STALE_EXIT", "changed_inputs", "run_inputs", "weights_digest", "main"]
+__all__ = ["INPUTS_KEY", "STALE_EXIT", "changed_inputs", "data_changed_since", "run_inputs", "weights_digest", "main"]
 
 INPUTS_KEY = "mednext_inputs"  # in a checkpoint's init_args
 STALE_EXIT = 3
@@ -60,6 +60,16 @@ def changed_inputs(recorded: dict | None, current: dict[str, str]) -> list[str]:
     """The inputs that differ from what a checkpoint recorded: of those both name (none where it recorded
     nothing; a file that is gone cannot be judged)."""
     return sorted(k for k in (recorded or {}) if k in current and recorded[k] != current[k])
+
+
+def data_changed_since(record: dict, preprocessed_folder: str) -> list[str]:
+    """The dataset files (not the plans: a new configuration rewrites them) that differ from what a finished run's
+    last attempt (its ``run_record.json``) trained on: data changed behind a run whose job did not run again."""
+    attempts = record.get("attempts") or [{}]
+    recorded = {k: v for k, v in (attempts[-1].get("inputs") or {}).items() if k in DATASET_FILES}
+    current = {name: sha256_of(join(preprocessed_folder, name)) for name in DATASET_FILES
+               if isfile(join(preprocessed_folder, name))}
+    return changed_inputs(recorded, current)
 
 
 def main(argv=None) -> int:

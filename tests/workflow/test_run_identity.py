@@ -149,6 +149,28 @@ def test_a_missing_out_of_fold_prediction_names_the_command_that_restores_it(don
     assert _planned(done, _config()) == {}
 
 
+def test_data_changed_behind_a_finished_run_stops_its_listing_naming_the_retraining_command(done):
+    """Data whose change data_identity cannot see (a paper dataset re-released under the same file name, its
+    conversion run again): the runs' records name other dataset files than the preprocessed folder holds now."""
+    pre = done / "resources/pre/Dataset905_PhantomB"
+    fingerprint = pre / "dataset_fingerprint.json"
+    fingerprint.write_text(json.dumps({**json.loads(fingerprint.read_text()), "re_released": True}))
+    write_config(done, _config(), "changed.yaml")
+    listing = "results/predictions/b/mednext_S_k5.tsv"
+    proc = snakemake(done, listing, "--forcerun", listing, configfile="changed.yaml")
+    assert proc.returncode != 0
+    assert not (done / listing).exists()
+    log = (done / "logs/oof_predictions/b/mednext_S_k5.log").read_text()
+    assert "(dataset_fingerprint.json changed since;" in log, log
+    command = re.search(r"`(snakemake --forcerun \S+)`", log).group(1)
+    assert command == f"snakemake --forcerun {(pre / 'data_identity.json').relative_to(done)}"
+    proc = snakemake(done, *command.split()[1:], configfile="changed.yaml")  # with the usual target: all
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    _, record, _ = _trained(done, f"e1_it1_val1/{RUN.format(id=905, name='PhantomB')}")
+    assert record["attempts"][-1]["inputs"]["dataset_fingerprint.json"] == _digest(fingerprint)  # trained again
+    assert (done / listing).is_file() and _planned(done, _config()) == {}
+
+
 def _trained(wd, run):
     fold = wd / "resources/res" / run
     record = json.loads((fold / "run_record.json").read_text())
