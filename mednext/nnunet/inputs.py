@@ -27,7 +27,7 @@ import torch
 from mednext.data.download import sha256_of
 from mednext.nnunet.checkpoints import load_checkpoint
 
-__all__ = ["INPUTS_KEY", "STALE_EXIT", "changed_inputs", "data_changed_since", "run_inputs", "weights_digest", "main"]
+__all__ = ["INPUTS_KEY", "STALE_EXIT", "changed_inputs", "data_changed_since", "dataset_inputs", "run_inputs", "weights_digest", "main"]
 
 INPUTS_KEY = "mednext_inputs"  # in a checkpoint's init_args
 STALE_EXIT = 3
@@ -49,8 +49,8 @@ def run_inputs(plans_json: str, source_checkpoint: str | None = None) -> dict[st
     """File name -> sha256 of the plans and the dataset files beside them (those that exist), and
     ``"source"``: the weights of the checkpoint the run starts from (UpKern, trained twice), if any."""
     folder = dirname(plans_json)
-    files = [basename(plans_json), *DATASET_FILES]
-    inputs = {name: sha256_of(join(folder, name)) for name in files if isfile(join(folder, name))}
+    inputs = {basename(plans_json): sha256_of(plans_json)} if isfile(plans_json) else {}
+    inputs.update(dataset_inputs(folder))
     if source_checkpoint and isfile(source_checkpoint):
         inputs["source"] = weights_digest(source_checkpoint)
     return inputs
@@ -62,14 +62,18 @@ def changed_inputs(recorded: dict | None, current: dict[str, str]) -> list[str]:
     return sorted(k for k in (recorded or {}) if k in current and recorded[k] != current[k])
 
 
-def data_changed_since(record: dict, preprocessed_folder: str) -> list[str]:
-    """The dataset files (not the plans: a new configuration rewrites them) that differ from what a finished run's
-    last attempt (its ``run_record.json``) trained on: data changed behind a run whose job did not run again."""
+def dataset_inputs(preprocessed_folder: str) -> dict[str, str]:
+    """File name -> sha256 of the dataset files (:data:`DATASET_FILES`) in a preprocessed dataset folder."""
+    return {name: sha256_of(join(preprocessed_folder, name)) for name in DATASET_FILES
+            if isfile(join(preprocessed_folder, name))}
+
+
+def data_changed_since(record: dict, current: dict[str, str]) -> list[str]:
+    """The dataset files that differ between what a finished run's last attempt (its ``run_record.json``) trained on
+    and ``current`` (:func:`dataset_inputs`; not the plans, which a new configuration rewrites): data changed behind
+    a run whose job did not run again."""
     attempts = record.get("attempts") or [{}]
-    recorded = {k: v for k, v in (attempts[-1].get("inputs") or {}).items() if k in DATASET_FILES}
-    current = {name: sha256_of(join(preprocessed_folder, name)) for name in DATASET_FILES
-               if isfile(join(preprocessed_folder, name))}
-    return changed_inputs(recorded, current)
+    return changed_inputs(attempts[-1].get("inputs"), current)
 
 
 def main(argv=None) -> int:

@@ -6,19 +6,25 @@ from pathlib import Path
 
 import pandas as pd
 
-from mednext.nnunet.inputs import data_changed_since
+from mednext.nnunet.inputs import data_changed_since, dataset_inputs
 
 from rule_log import rule_log
 
-with rule_log(snakemake.log[0], expected=FileNotFoundError):  # noqa: F821
+
+class TrainedOnOtherData(Exception):
+    pass
+
+
+with rule_log(snakemake.log[0], expected=(FileNotFoundError, TrainedOnOtherData)):  # noqa: F821
     splits = json.loads(Path(snakemake.input.splits).read_text())  # noqa: F821
     file_ending = json.loads(Path(snakemake.input.dataset_json).read_text())["file_ending"]  # noqa: F821
     preprocessed = Path(snakemake.input.splits).parent  # noqa: F821
+    current = dataset_inputs(str(preprocessed))
     for folder in snakemake.input.validation:  # noqa: F821
         record = Path(folder).parent / "run_record.json"
-        changed = data_changed_since(json.loads(record.read_text()), str(preprocessed)) if record.is_file() else []
+        changed = data_changed_since(json.loads(record.read_text()), current) if record.is_file() else []
         if changed:
-            raise FileNotFoundError(
+            raise TrainedOnOtherData(
                 f"{Path(folder).parent} trained on other data than {preprocessed} holds now ({', '.join(changed)} "
                 "changed since; say, a dataset re-released under the same file name): train the dataset's runs "
                 f"again, `snakemake --forcerun {preprocessed / 'data_identity.json'}` with your usual target and options")
