@@ -48,6 +48,17 @@ CONFIG = {t: SMALL_SWIN if t == "nnUNetTrainerSwinUNETR" else SMALL for t in EVE
 CHECKPOINTING = {"nnUNetTrainerMedNeXt_S_k5": "pointwise", "nnUNetTrainerMedNeXt_L_k3": "none"}
 
 
+
+def depthwise_layers(variant: str) -> int:
+    """MedNeXt's depthwise convolutions: one per block, 4 down and 4 up blocks."""
+    return sum(VARIANTS[variant].blocks) + 8
+
+
+def default_checkpointing(variant: str) -> str:
+    """Unset: pointwise where the official code checkpoints every block (M, L), else none."""
+    return {"block": "pointwise", "none": "none"}[VARIANTS[variant].checkpointing]
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> NnUNetWorld:
     w = NnUNetWorld(tmp_path_factory.mktemp("nnunet"))
@@ -115,16 +126,13 @@ def test_every_trainer_trains_through_the_cli(trained, trainer):
     assert record["deep_supervision"] is is_mednext
     assert record["dwconv"] == ("torch" if is_mednext else None)  # dwconv="auto" resolves to PyTorch on the CPU
     assert record["dwconv_choices"] is None  # (the measured per-layer choices apply to the Triton backend only)
-    # unset: pointwise where the official code checkpoints every block (M, L), else none
-    default = {"block": "pointwise", "none": "none"}[VARIANTS[trainer.split("_")[1]].checkpointing] if is_mednext else None
+    default = default_checkpointing(trainer.split("_")[1]) if is_mednext else None
     assert record["checkpointing"] == CHECKPOINTING.get(trainer, default)
     if trainer in DEPENDS:
         source = record["initialised_from"]
         assert source["trainer"] == DEPENDS[trainer]
         assert source["checkpoint"] == str(trained.fold_dir(DEPENDS[trainer]) / "checkpoint_final.pth")
-        variant = trainer.split("_")[1]
-        depthwise = sum(VARIANTS[variant].blocks) + 8  # every block + 4 down + 4 up blocks
-        assert source["interpolated"] == (0 if trainer.endswith("_Twice") else depthwise)
+        assert source["interpolated"] == (0 if trainer.endswith("_Twice") else depthwise_layers(trainer.split("_")[1]))
     else:
         assert record["initialised_from"] is None
 
@@ -251,10 +259,9 @@ def test_nnunet_finds_every_trainer_and_builds_its_network(world, monkeypatch, t
         variant, k = trainer_name.split("_")[1], int(trainer_name.split("_")[2][1])
         depthwise = [m for m in network.modules()
                      if isinstance(m, (torch.nn.Conv3d, torch.nn.ConvTranspose3d)) and m.groups == m.in_channels > 1]
-        assert len(depthwise) == sum(VARIANTS[variant].blocks) + 8  # every block + 4 down + 4 up blocks
+        assert len(depthwise) == depthwise_layers(variant)
         assert {m.kernel_size for m in depthwise} == {(k, k, k)}
-        default = {"block": "pointwise", "none": "none"}[VARIANTS[variant].checkpointing]
-        assert trainer.checkpointing == default and trainer.enable_deep_supervision
+        assert trainer.checkpointing == default_checkpointing(variant) and trainer.enable_deep_supervision
         assert trainer.initial_lr == 1e-3
     else:
         assert not trainer.enable_deep_supervision and trainer.initial_lr == 1e-4
@@ -283,7 +290,7 @@ def test_upkern_trainer_starts_from_interpolated_k3(trained, monkeypatch, tmp_pa
             interpolated += 1
         else:
             assert torch.equal(value, source[key]), key
-    assert interpolated == sum(VARIANTS[variant].blocks) + 8 == {"S": 26, "M": 42, "L": 62}[variant]
+    assert interpolated == depthwise_layers(variant) == {"S": 26, "M": 42, "L": 62}[variant]
 
 
 def test_a_resumed_upkern_run_still_names_its_source(trained, monkeypatch, tmp_path):
